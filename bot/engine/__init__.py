@@ -1,0 +1,13 @@
+"""fixcheck's diagnostic engine: pure, Slack-free, and the same under every front end.
+
+    >>> from bot.engine import diagnose
+    >>> report = diagnose([("fix.itbit.pem", data), ("ca.crt", ca)])
+    >>> report.to_dict()["verdict"]
+
+Only `diagnose`, `Report` and the types below are public; the modules behind them are not.
+"""
+
+from bot.engine.diagnose import diagnose
+from bot.engine.report import Finding, InputSummary, Report, Status, StepResult
+
+__all__ = ["Finding", "InputSummary", "Report", "Status", "StepResult", "diagnose"]

@@ -1,0 +1,63 @@
+"""What every step receives: the sorted inputs, the endpoint, the clock, earlier results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from bot.engine.inputs import InputFile
+from bot.engine.report import StepResult
+from bot.engine.roles import Onboarding
+
+_HOST_PORT = re.compile(r"^\[?(?P<host>[A-Za-z0-9.\-_:]+?)\]?:(?P<port>\d{1,5})$")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A `HOST:PORT` to probe (`[v6addr]:port` for IPv6 literals)."""
+
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+class EndpointError(ValueError):
+    """The text is not a usable HOST:PORT; the message says what to type instead."""
+
+
+def parse_endpoint(text: str) -> Endpoint:
+    """Parse `HOST:PORT`; raise `EndpointError` with an actionable message otherwise."""
+    value = text.strip()
+    for scheme in ("tcp://", "ssl://", "tls://"):
+        if value.lower().startswith(scheme):
+            value = value[len(scheme) :]
+    m = _HOST_PORT.match(value)
+    if not m:
+        raise EndpointError(
+            f"'{text.strip()[:100]}' is not HOST:PORT. Give the FIX server address and port from "
+            "onboarding, e.g. sandbox-fix.itbit.com:4490"
+        )
+    port = int(m.group("port"))
+    if not 1 <= port <= 65535:
+        raise EndpointError(f"port {port} is out of range: a TCP port is 1-65535")
+    return Endpoint(m.group("host"), port)
+
+
+@dataclass
+class Context:
+    """The inputs of one diagnosis, shared read-only by the eight steps.
+
+    `results` holds the steps already run, so that a later step can point at the
+    root cause instead of repeating it (step 4 is skipped when step 3 failed).
+    """
+
+    onboarding: Onboarding
+    endpoint: Endpoint | None = None
+    endpoint_error: str | None = None
+    stunnel: InputFile | None = None
+    timeout: float = 10.0
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    results: dict[int, StepResult] = field(default_factory=dict)

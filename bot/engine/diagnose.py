@@ -1,0 +1,97 @@
+"""`diagnose()`: read the inputs, sort them into roles, run the eight steps, return a Report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from bot.engine.context import Context, EndpointError, parse_endpoint
+from bot.engine.inputs import InputFile, read_file
+from bot.engine.report import Finding, InputSummary, Report, Status, StepResult, worst
+from bot.engine.roles import assign_roles
+from bot.engine.steps import STEPS
+
+# Past this many inputs the rest are ignored (a bundle has at most seven files).
+MAX_FILES = 64
+
+
+def diagnose(
+    files: Sequence[tuple[str, bytes]],
+    *,
+    endpoint: str | None = None,
+    stunnel: tuple[str, bytes] | None = None,
+    timeout: float = 10.0,
+    now: dt.datetime | None = None,
+) -> Report:
+    """Diagnose an mTLS onboarding from its files, as the guide's eight steps do.
+
+    `files` are `(name, bytes)` pairs; names only help to tell roles apart. `endpoint`
+    is `"HOST:PORT"` of the FIX server (steps 3 and 4), `stunnel` a configuration file
+    (step 7). Network access happens only in steps 3 and 4, bounded by `timeout`.
+    `now` fixes the clock (for tests); the default is the current time.
+    """
+    inputs = _read_all(files)
+    context = Context(
+        onboarding=assign_roles(inputs),
+        timeout=max(0.1, float(timeout)),
+        now=now or dt.datetime.now(dt.UTC),
+    )
+    if stunnel is not None:
+        context.stunnel = read_file(stunnel[0], stunnel[1])
+    if endpoint is not None:
+        try:
+            context.endpoint = parse_endpoint(endpoint)
+        except EndpointError as exc:
+            context.endpoint_error = str(exc)
+    for step in STEPS:
+        findings = _run_step(step, context)
+        status = worst([f.status for f in findings])
+        summary = _summary(findings, status)
+        context.results[step.NUMBER] = StepResult(step.NUMBER, step.TITLE, tuple(findings), summary)
+    summaries = [InputSummary(f.name, f.kinds, context.onboarding.roles.get(f.name, "unknown")) for f in inputs]
+    if context.stunnel is not None:
+        summaries.append(InputSummary(context.stunnel.name, ("stunnel-config",), "stunnel-config"))
+    return Report(tuple(summaries), tuple(context.results[n] for n in sorted(context.results)))
+
+
+def _read_all(files: Sequence[tuple[str, bytes]]) -> list[InputFile]:
+    out: list[InputFile] = []
+    seen: dict[str, int] = {}
+    for name, data in list(files)[:MAX_FILES]:
+        clean = _clean_name(name)
+        # Two uploads may share a name; keep both, distinguishable.
+        seen[clean] = seen.get(clean, 0) + 1
+        if seen[clean] > 1:
+            clean = f"{clean} ({seen[clean]})"
+        out.append(read_file(clean, bytes(data)))
+    return out
+
+
+def _clean_name(name: object) -> str:
+    """A printable, bounded file name: names come from users and end up in messages."""
+    text = str(name)
+    text = "".join(ch if (ch.isprintable() and ch not in "`*_~<>|") or ch in "_" else "?" for ch in text)
+    return (text.strip() or "unnamed")[:120]
+
+
+def _run_step(step: object, context: Context) -> list[Finding]:
+    """Run one step; an unexpected error becomes a finding instead of a traceback."""
+    try:
+        return list(step.run(context))  # type: ignore[attr-defined]
+    except Exception as exc:  # noqa: BLE001 - a bug in one step must not hide the others
+        return [
+            Finding(
+                f"step{step.NUMBER}.internal_error",  # type: ignore[attr-defined]
+                Status.FAIL,
+                f"fixcheck could not complete this step ({type(exc).__name__}). The other steps are unaffected. "
+                "Please report this with the command you ran (never attach private keys).",
+            )
+        ]
+
+
+def _summary(findings: list[Finding], status: Status) -> str:
+    """One line for the step: the message of the first finding with the step's status."""
+    for f in findings:
+        if f.status is status:
+            return f.message.split(". ")[0].rstrip(".") + "."
+    return findings[0].message if findings else ""

@@ -1,0 +1,182 @@
+"""Find PEM blocks in text the way OpenSSL's PEM reader does, and notice near misses.
+
+OpenSSL reads a file line by line (lines end at LF; a CR before it is dropped), and a
+block starts only at a line that begins exactly with ``-----BEGIN <LABEL>-----``.
+`cryptography` is more lenient (it accepts an indented BEGIN line, or CR-only line
+ends), so a file it reads may still be refused by OpenSSL, stunnel and the FIX client.
+This module follows OpenSSL and reports each near miss as a `PemProblem` so that step 5
+can say exactly what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+# OpenSSL stops looking after this many blocks; we do the same to bound the work.
+MAX_BLOCKS = 500
+
+_BEGIN = re.compile(r"^-----BEGIN ([A-Z0-9 ]+)-----[ \t]*$")
+_END = re.compile(r"^-----END ([A-Z0-9 ]+)-----[ \t]*$")
+# A BEGIN/END line that OpenSSL would not recognise: leading blanks, wrong dash count,
+# Unicode look-alike dashes (en dash, em dash, minus sign, ...), lower-case labels.
+_DASHES = "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+_LOOSE_MARKER = re.compile(
+    rf"^(?P<indent>\s*)(?P<lead>[{_DASHES}]{{2,}})\s*(?P<kind>BEGIN|END)\s+(?P<label>[A-Za-z0-9 ]+?)\s*(?P<trail>[{_DASHES}]{{2,}})\s*$",
+    re.IGNORECASE,
+)
+_BASE64_LINE = re.compile(r"^[A-Za-z0-9+/=]*$")
+_HEADER_LINE = re.compile(r"^[A-Za-z-]+:\s")
+
+
+class PemProblem(StrEnum):
+    """Why a block, or something that looks like one, is not what OpenSSL reads."""
+
+    INDENTED = "indented"  # BEGIN/END line does not start in the first column
+    LOOKALIKE_DASHES = "lookalike-dashes"  # Unicode dashes pasted from a word processor
+    BAD_MARKER = "bad-marker"  # wrong number of dashes, lower case, extra text
+    CR_LINE_ENDS = "cr-line-ends"  # old Mac line ends: OpenSSL sees one long line
+    NO_END = "no-end"  # BEGIN without a matching END (truncated paste)
+    END_MISMATCH = "end-mismatch"  # END label differs from BEGIN label
+    ELIDED = "elided"  # '...' inside the body: copied from documentation
+    BAD_BASE64 = "bad-base64"  # characters that are not base64, or wrong padding
+    EMPTY_BODY = "empty-body"
+
+
+@dataclass(frozen=True)
+class PemBlock:
+    """One block OpenSSL would find. `body` is the decoded DER, or None if undecodable."""
+
+    label: str
+    first_line: int  # 1-based line number of the BEGIN line
+    text: str  # the block as OpenSSL reads it, BEGIN to END, LF line ends
+    body: bytes | None
+    headers: tuple[tuple[str, str], ...] = ()
+    problems: tuple[PemProblem, ...] = ()
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """A line that looks like a PEM marker but that OpenSSL will not accept."""
+
+    line: int
+    problem: PemProblem
+    label: str
+
+
+@dataclass
+class PemScan:
+    """Every block in a text, the near misses, and text-level facts."""
+
+    blocks: list[PemBlock] = field(default_factory=list)
+    near_misses: list[NearMiss] = field(default_factory=list)
+    crlf: bool = False
+    cr_only: bool = False
+    text_outside_blocks: bool = False
+    truncated_at_limit: bool = False
+
+
+def scan(text: str) -> PemScan:
+    """Split `text` into PEM blocks following OpenSSL's line rules."""
+    result = PemScan()
+    result.crlf = "\r\n" in text
+    if "\r" in text and "\n" not in text:
+        # OpenSSL splits lines at LF only: a CR-only file is one line with no BEGIN at
+        # its start, so OpenSSL finds nothing. Say so precisely.
+        result.cr_only = True
+        for piece in text.split("\r"):
+            m = _LOOSE_MARKER.match(piece)
+            if m and m.group("kind").upper() == "BEGIN":
+                result.near_misses.append(NearMiss(1, PemProblem.CR_LINE_ENDS, m.group("label").upper()))
+                break
+        return result
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        begin = _BEGIN.match(line)
+        if not begin:
+            miss = _near_miss(line, i + 1)
+            if miss is not None:
+                result.near_misses.append(miss)
+            elif line.strip():
+                result.text_outside_blocks = True
+            i += 1
+            continue
+        if len(result.blocks) >= MAX_BLOCKS:
+            result.truncated_at_limit = True
+            break
+        block, i = _read_block(lines, i, begin.group(1))
+        result.blocks.append(block)
+    return result
+
+
+def _near_miss(line: str, number: int) -> NearMiss | None:
+    """A BEGIN line OpenSSL would not see. (Stray END lines belong to such a block.)"""
+    m = _LOOSE_MARKER.match(line)
+    if not m or m.group("kind").upper() != "BEGIN":
+        return None
+    label = m.group("label").upper()
+    if m.group("indent"):
+        problem = PemProblem.INDENTED
+    elif any(ch != "-" for ch in m.group("lead") + m.group("trail")):
+        problem = PemProblem.LOOKALIKE_DASHES
+    else:
+        problem = PemProblem.BAD_MARKER
+    return NearMiss(number, problem, label)
+
+
+def _read_block(lines: list[str], start: int, label: str) -> tuple[PemBlock, int]:
+    """Read from the BEGIN line at `start` to its END line; return the block and the next index."""
+    problems: list[PemProblem] = []
+    headers: list[tuple[str, str]] = []
+    body_lines: list[str] = []
+    i = start + 1
+    end_found = False
+    in_headers = True
+    while i < len(lines):
+        line = lines[i]
+        end = _END.match(line)
+        if end:
+            if end.group(1) != label:
+                problems.append(PemProblem.END_MISMATCH)
+            end_found = True
+            i += 1
+            break
+        if _BEGIN.match(line):
+            break  # a new block starts: this one was cut short
+        if in_headers and _HEADER_LINE.match(line):
+            key, _, value = line.partition(":")
+            headers.append((key.strip(), value.strip()))
+            i += 1
+            continue
+        in_headers = False
+        body_lines.append(line)
+        i += 1
+    if not end_found:
+        problems.append(PemProblem.NO_END)
+    body = _decode_body(body_lines, problems)
+    text = "\n".join(lines[start:i]) + "\n"
+    return PemBlock(label, start + 1, text, body, tuple(headers), tuple(problems)), i
+
+
+def _decode_body(body_lines: list[str], problems: list[PemProblem]) -> bytes | None:
+    import base64
+    import binascii
+
+    stripped = [line.strip() for line in body_lines if line.strip()]
+    if any("..." in line or "\u2026" in line for line in stripped):
+        problems.append(PemProblem.ELIDED)
+        return None
+    if not stripped:
+        problems.append(PemProblem.EMPTY_BODY)
+        return None
+    if not all(_BASE64_LINE.match(line) for line in stripped):
+        problems.append(PemProblem.BAD_BASE64)
+        return None
+    try:
+        return base64.b64decode("".join(stripped), validate=True)
+    except (binascii.Error, ValueError):
+        problems.append(PemProblem.BAD_BASE64)
+        return None

@@ -1,0 +1,221 @@
+"""Work out which input plays which part in the onboarding, from content first.
+
+The guide's files: `fix.itbit.pem` (host certificate + host key), `ca.crt` (the client
+CA that signed it; sent to the exchange), `ca.key`, `host.csr`, `host.crt`, `host.key`,
+and `itbit-ca.pem` (the exchange's server CA). The newer onboarding has the exchange
+sign the client's CSR, bundled key first. Users rename and merge files, so a role is
+decided by what a file holds and how its certificates relate; the name only breaks ties.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+
+from bot.engine.certs import is_ca, is_self_signed, issued_by
+from bot.engine.inputs import FileFormat, InputFile, Item, Kind
+
+
+class Role(StrEnum):
+    CLIENT_BUNDLE = "client-bundle"  # fix.itbit.pem: client certificate + its key
+    CLIENT_CERT = "client-cert"  # host.crt / the exchange-signed certificate
+    CLIENT_KEY = "client-key"  # host.key
+    CLIENT_CA = "client-ca"  # ca.crt: issued the client certificate
+    CA_KEY = "ca-key"  # ca.key
+    CSR = "csr"  # host.csr
+    SERVER_CA = "server-ca"  # itbit-ca.pem: the exchange's server CA
+    STUNNEL_CONFIG = "stunnel-config"
+    STUNNEL_LOG = "stunnel-log"
+    UNKNOWN = "unknown"
+
+
+@dataclass
+class Onboarding:
+    """The inputs sorted into the parts the guide's steps need.
+
+    Each `*_file` names the input the part came from, for messages and commands.
+    """
+
+    files: list[InputFile]
+    roles: dict[str, Role] = field(default_factory=dict)  # file name -> role
+    client_cert: Item | None = None
+    client_cert_file: str | None = None
+    client_key: Item | None = None
+    client_key_file: str | None = None
+    client_extra_certs: list[x509.Certificate] = field(default_factory=list)  # chain after the leaf
+    client_ca: list[x509.Certificate] = field(default_factory=list)
+    client_ca_file: str | None = None
+    ca_key: Item | None = None
+    ca_key_file: str | None = None
+    csr: Item | None = None
+    csr_file: str | None = None
+    server_ca: list[x509.Certificate] = field(default_factory=list)
+    server_ca_file: str | None = None
+    stunnel_config: InputFile | None = None
+    stunnel_log: InputFile | None = None
+
+    @property
+    def made_own_ca(self) -> bool:
+        """The guide's onboarding (own CA, v1 host certificate) rather than an exchange-signed one."""
+        leaf = self.client_cert.cert if self.client_cert else None
+        if self.ca_key is not None or (leaf is not None and leaf.version is x509.Version.v1):
+            return True
+        return self.client_ca_file is not None and self.client_ca_file != self.server_ca_file
+
+    @property
+    def client_private_key(self) -> PrivateKeyTypes | None:
+        """The client's private key object, for the TLS handshake only."""
+        return None if self.client_key is None else self.client_key.private_key
+
+
+_SERVER_CA_HINTS = ("itbit", "paxos", "exchange", "server", "sandbox-ca", "prod-ca")
+
+
+def assign_roles(files: list[InputFile]) -> Onboarding:
+    """Sort `files` into an `Onboarding`. Never raises."""
+    ob = Onboarding(files=files)
+    ca_candidates: list[InputFile] = []
+    leaf_files: list[InputFile] = []
+    key_only: list[InputFile] = []
+
+    for f in files:
+        certs = f.of_kind(Kind.CERTIFICATE)
+        keys = f.of_kind(Kind.PRIVATE_KEY, Kind.ENCRYPTED_KEY)
+        if f.looks_like == "stunnel-config":
+            ob.roles[f.name] = Role.STUNNEL_CONFIG
+            ob.stunnel_config = ob.stunnel_config or f
+        elif f.looks_like == "stunnel-log":
+            ob.roles[f.name] = Role.STUNNEL_LOG
+            ob.stunnel_log = ob.stunnel_log or f
+        elif certs and keys:
+            leaf_files.append(f)
+        elif certs:
+            if all(c.cert is not None and (is_ca(c.cert) or is_self_signed(c.cert)) for c in certs):
+                ca_candidates.append(f)
+            else:
+                leaf_files.append(f)
+        elif keys:
+            key_only.append(f)
+        elif f.of_kind(Kind.CSR):
+            ob.roles[f.name] = Role.CSR
+            if ob.csr is None:
+                ob.csr, ob.csr_file = f.of_kind(Kind.CSR)[0], f.name
+        else:
+            ob.roles[f.name] = Role.UNKNOWN
+
+    _pick_client_cert(ob, leaf_files)
+    _pick_keys(ob, leaf_files, key_only, ca_candidates)
+    _pick_cas(ob, ca_candidates)
+    for f in files:
+        ob.roles.setdefault(f.name, Role.UNKNOWN)
+    return ob
+
+
+def _pick_client_cert(ob: Onboarding, leaf_files: list[InputFile]) -> None:
+    """The client certificate: a bundle with a key first, else a leaf certificate file."""
+    bundles = [f for f in leaf_files if f.of_kind(Kind.PRIVATE_KEY, Kind.ENCRYPTED_KEY)]
+    ordered = sorted(bundles, key=lambda f: _name_rank(f.name, ("fix", "itbit", ".pem"))) + sorted(
+        [f for f in leaf_files if f not in bundles], key=lambda f: _name_rank(f.name, ("host", ".crt"))
+    )
+    if not ordered:
+        return
+    chosen = ordered[0]
+    certs = chosen.of_kind(Kind.CERTIFICATE)
+    leaf = _leaf_of(certs)
+    ob.client_cert, ob.client_cert_file = leaf, chosen.name
+    ob.client_extra_certs = [c.cert for c in certs if c is not leaf and c.cert is not None]
+    is_bundle = bool(chosen.of_kind(Kind.PRIVATE_KEY, Kind.ENCRYPTED_KEY))
+    ob.roles[chosen.name] = Role.CLIENT_BUNDLE if is_bundle else Role.CLIENT_CERT
+    for other in ordered[1:]:
+        # A second certificate file (host.crt beside fix.itbit.pem) is the same part.
+        ob.roles[other.name] = (
+            Role.CLIENT_BUNDLE if other.of_kind(Kind.PRIVATE_KEY, Kind.ENCRYPTED_KEY) else Role.CLIENT_CERT
+        )
+
+
+def _leaf_of(certs: list[Item]) -> Item:
+    """The end-entity certificate of a file: the first non-CA one (OpenSSL uses the first)."""
+    for item in certs:
+        if item.cert is not None and not is_ca(item.cert):
+            return item
+    return certs[0]
+
+
+def _pick_keys(
+    ob: Onboarding, leaf_files: list[InputFile], key_only: list[InputFile], ca_files: list[InputFile]
+) -> None:
+    """The client key matches the client certificate; the CA key matches a CA certificate."""
+    cert_spki = ob.client_cert.public_key.spki_der if ob.client_cert and ob.client_cert.public_key else None
+    ca_spkis = {
+        c.public_key.spki_der for f in ca_files for c in f.of_kind(Kind.CERTIFICATE) if c.public_key is not None
+    }
+    # The key inside the chosen bundle is the bundle's key, whatever it matches: step 6 judges.
+    if ob.client_cert_file is not None:
+        bundle = next(f for f in ob.files if f.name == ob.client_cert_file)
+        bundle_keys = bundle.of_kind(Kind.PRIVATE_KEY, Kind.ENCRYPTED_KEY)
+        if bundle_keys:
+            ob.client_key, ob.client_key_file = bundle_keys[0], bundle.name
+    for f in key_only:
+        key = f.of_kind(Kind.PRIVATE_KEY, Kind.ENCRYPTED_KEY)[0]
+        spki = key.public_key.spki_der if key.public_key else None
+        if spki is not None and spki in ca_spkis:
+            role = Role.CA_KEY
+        elif spki is not None and spki == cert_spki:
+            role = Role.CLIENT_KEY
+        elif _name_rank(f.name, ("ca.key", "ca-key", "ca_key", "rootca", "ca.")) == 0:
+            role = Role.CA_KEY
+        else:
+            role = Role.CLIENT_KEY
+        ob.roles[f.name] = role
+        if role is Role.CA_KEY and ob.ca_key is None:
+            ob.ca_key, ob.ca_key_file = key, f.name
+        elif role is Role.CLIENT_KEY and ob.client_key is None:
+            ob.client_key, ob.client_key_file = key, f.name
+
+
+def _pick_cas(ob: Onboarding, ca_files: list[InputFile]) -> None:
+    """The client CA issued the client certificate; the server CA is the other one."""
+    leaf = ob.client_cert.cert if ob.client_cert else None
+    issuer_files = [f for f in ca_files if leaf is not None and any(issued_by(leaf, c) for c in f.certificates)]
+
+    # Ties (or no client certificate): names decide. `itbit-ca.pem` is the server's.
+    def server_like(f: InputFile) -> bool:
+        return any(h in f.name.lower() for h in _SERVER_CA_HINTS)
+
+    client_ca_file: InputFile | None = None
+    if issuer_files:
+        non_server = [f for f in issuer_files if not server_like(f)]
+        client_ca_file = (non_server or issuer_files)[0]
+    else:
+        named = [f for f in ca_files if not server_like(f) and _name_rank(f.name, ("ca.crt", "ca.pem", "ca")) == 0]
+        if named:
+            client_ca_file = named[0]
+    if client_ca_file is not None:
+        ob.client_ca, ob.client_ca_file = client_ca_file.certificates, client_ca_file.name
+        ob.roles[client_ca_file.name] = Role.CLIENT_CA
+    rest = [f for f in ca_files if f is not client_ca_file]
+    server = sorted(rest, key=lambda f: 0 if server_like(f) else 1)
+    if server:
+        ob.server_ca, ob.server_ca_file = server[0].certificates, server[0].name
+        for f in server:
+            ob.roles[f.name] = Role.SERVER_CA if f is server[0] else Role.UNKNOWN
+    elif client_ca_file is not None and server_like(client_ca_file):
+        # The only CA file is named like the exchange's, yet it issued the client
+        # certificate: the two CA files were confused (step 5 says so).
+        ob.server_ca, ob.server_ca_file = client_ca_file.certificates, client_ca_file.name
+
+
+def _name_rank(name: str, hints: tuple[str, ...]) -> int:
+    """0 when the file name contains any hint, else 1 (for sorting)."""
+    lower = name.lower().rsplit("/", 1)[-1]
+    return 0 if any(h in lower for h in hints) else 1
+
+
+def file_format_of(ob: Onboarding, name: str | None) -> FileFormat | None:
+    for f in ob.files:
+        if f.name == name:
+            return f.format
+    return None

@@ -1,0 +1,166 @@
+"""Step 2: is the client CA file a complete chain, in order, ending with its root?
+
+The guide: list Subject and Issuer of every certificate in ca.crt; each Issuer must be
+the Subject of the next certificate, and the last must be a self-signed root. This only
+applies to a client certificate signed by a CA.
+"""
+
+from __future__ import annotations
+
+from cryptography import x509
+
+from bot.engine import certs
+from bot.engine.context import Context
+from bot.engine.report import Finding, Status
+from bot.engine.steps._common import CLIENT_CA, q, skip
+
+NUMBER = 2
+TITLE = "CA file holds the complete chain"
+
+COMPLETE_CHAIN = (
+    "The CA file must hold every intermediate CA certificate and end with the root "
+    "certificate (Issuer equal to Subject), each Issuer being the Subject of the next "
+    "certificate. Rebuild it as: cat intermediate.crt root.crt > ca.crt"
+)
+
+
+def run(ctx: Context) -> list[Finding]:
+    ob = ctx.onboarding
+    cas = ob.client_ca
+    leaf = ob.client_cert.cert if ob.client_cert else None
+    if not cas:
+        if leaf is not None and certs.is_self_signed(leaf):
+            return [
+                skip("chain.not_applicable", "The client certificate is self-signed: there is no CA chain to check.")
+            ]
+        return [skip("chain.no_ca_file", "No client CA file (ca.crt) was given: add it to check its chain.")]
+    command = f"openssl x509 -text -in {q(ob.client_ca_file, CLIENT_CA)} | grep -E '(Subject|Issuer):'"
+    # `openssl x509 -text` shows only the first certificate; the guide's readers need all.
+    command_all = (
+        f"openssl crl2pkcs7 -nocrl -certfile {q(ob.client_ca_file, CLIENT_CA)} | openssl pkcs7 -print_certs -noout"
+    )
+    listing = [
+        {
+            "position": n + 1,
+            "subject": certs.name(c.subject),
+            "issuer": certs.name(c.issuer),
+            "self_signed": certs.is_self_signed(c),
+            "ca": certs.is_ca(c),
+        }
+        for n, c in enumerate(cas)
+    ]
+    evidence = {"ca_file": ob.client_ca_file, "certificates": listing}
+    commands = (command, command_all)
+    findings: list[Finding] = []
+
+    path = _path_from(leaf, cas)
+    on_path = {id(c) for c in path}
+    unrelated = [c for c in cas if id(c) not in on_path]
+    top = path[-1] if path else None
+
+    if leaf is not None and not path:
+        has_root = any(certs.is_self_signed(c) for c in cas)
+        findings.append(
+            Finding(
+                "chain.missing_intermediate" if has_root else "chain.unrelated",
+                Status.FAIL,
+                f"No certificate in the CA file issued the client certificate (issued by "
+                f"'{certs.name(leaf.issuer)}')."
+                + (" The file has a root, so an intermediate CA is missing." if has_root else ""),
+                COMPLETE_CHAIN,
+                commands,
+                evidence,
+            )
+        )
+        return findings
+    if not path:
+        # No client certificate to start from: follow the file from its first certificate.
+        path = _path_from_first(cas)
+        on_path = {id(c) for c in path}
+        unrelated = [c for c in cas if id(c) not in on_path]
+        top = path[-1]
+
+    assert top is not None
+    if not certs.is_self_signed(top):
+        issuer_present = any(certs.issued_by(top, c) for c in cas)
+        findings.append(
+            Finding(
+                "chain.missing_root" if not issuer_present else "chain.broken",
+                Status.FAIL,
+                f"The chain stops at '{certs.name(top.subject)}', which is not self-signed: its "
+                f"issuer '{certs.name(top.issuer)}' is not in the CA file. The root certificate is missing.",
+                COMPLETE_CHAIN,
+                commands,
+                evidence,
+            )
+        )
+    elif not _in_file_order(path, cas):
+        findings.append(
+            Finding(
+                "chain.wrong_order",
+                Status.WARN,
+                "The CA file holds the whole chain, but not in order: each certificate's Issuer "
+                "should be the Subject of the next, ending with the root. OpenSSL still finds the "
+                "chain, but the guide's check and some servers expect the order.",
+                COMPLETE_CHAIN,
+                commands,
+                evidence,
+            )
+        )
+    for c in unrelated:
+        findings.append(
+            Finding(
+                "chain.unrelated_certificate",
+                Status.WARN,
+                f"'{certs.name(c.subject)}' in the CA file is not part of the client certificate's "
+                "chain. It does no harm to validation, but the exchange will trust every CA in the "
+                "ca.crt you send: remove certificates that do not belong.",
+                "Keep only the CA certificates that issued your client certificate, up to the root.",
+                commands,
+                {"subject": certs.name(c.subject), "issuer": certs.name(c.issuer)},
+            )
+        )
+    if not any(f.status is Status.FAIL for f in findings):
+        shape = "a self-signed root" if len(path) == 1 else f"{len(path) - 1} intermediate(s) and a self-signed root"
+        findings.insert(
+            0,
+            Finding(
+                "chain.ok",
+                Status.PASS,
+                f"The CA file holds a complete chain: {shape}.",
+                commands=commands,
+                evidence=evidence,
+            ),
+        )
+    return findings
+
+
+def _in_file_order(path: list[x509.Certificate], cas: list[x509.Certificate]) -> bool:
+    """Each certificate of the path stands before its issuer in the file."""
+    positions = [next(n for n, c in enumerate(cas) if c is p) for p in path]
+    return positions == sorted(positions)
+
+
+def _path_from(leaf: x509.Certificate | None, cas: list[x509.Certificate]) -> list[x509.Certificate]:
+    """The certificates of `cas` from the leaf's issuer up to where the chain ends."""
+    if leaf is None:
+        return []
+    path: list[x509.Certificate] = []
+    current = leaf
+    while len(path) <= len(cas):
+        issuer = next((c for c in cas if certs.issued_by(current, c) and all(c is not p for p in path)), None)
+        if issuer is None or issuer is current:
+            break
+        path.append(issuer)
+        if certs.is_self_signed(issuer):
+            break
+        current = issuer
+    return path
+
+
+def _path_from_first(cas: list[x509.Certificate]) -> list[x509.Certificate]:
+    path = [cas[0]]
+    if certs.is_self_signed(cas[0]):
+        return path
+    rest = _path_from(cas[0], cas)
+    return path + rest

@@ -1,0 +1,140 @@
+"""Step 8: when do the client certificate and the client CA expire, and what renewal applies?
+
+The guide: renewing only the host certificate needs nothing from the exchange; a new CA
+means the new ca.crt must be sent to the exchange before connecting again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cryptography import x509
+
+from bot.engine import certs
+from bot.engine.context import Context
+from bot.engine.report import Finding, Status
+from bot.engine.roles import Onboarding
+from bot.engine.steps._common import (
+    CLIENT_BUNDLE,
+    CLIENT_CA,
+    RENEW_CA,
+    RENEW_CA_TEXT,
+    RENEW_EXCHANGE_SIGNED_TEXT,
+    RENEW_HOST_CERT,
+    RENEW_HOST_TEXT,
+    missing_client_cert,
+    q,
+)
+
+NUMBER = 8
+TITLE = "Certificates are within their validity"
+WARN_DAYS = 30
+
+
+def run(ctx: Context) -> list[Finding]:
+    ob = ctx.onboarding
+    findings: list[Finding] = []
+    leaf = ob.client_cert.cert if ob.client_cert else None
+    if leaf is None:
+        findings.append(missing_client_cert(ob, "expiry.no_certificate"))
+    else:
+        host_text, host_commands = _host_renewal(ob)
+        findings.append(
+            _judge(
+                "expiry.client_cert",
+                "client certificate",
+                leaf,
+                q(ob.client_cert_file, CLIENT_BUNDLE),
+                ctx.now,
+                host_text,
+                host_commands,
+            )
+        )
+    for ca in ob.client_ca:
+        findings.append(
+            _judge(
+                "expiry.client_ca",
+                f"client CA '{certs.name(ca.subject)}'",
+                ca,
+                q(ob.client_ca_file, CLIENT_CA),
+                ctx.now,
+                RENEW_CA_TEXT,
+                RENEW_CA,
+            )
+        )
+    for ca in ob.server_ca:
+        if ob.server_ca_file == ob.client_ca_file:
+            break
+        finding = _judge(
+            "expiry.server_ca",
+            f"exchange server CA '{certs.name(ca.subject)}'",
+            ca,
+            q(ob.server_ca_file, "itbit-ca.pem"),
+            ctx.now,
+            "Copy the current server CA certificate from the exchange's onboarding page into itbit-ca.pem.",
+            (),
+        )
+        if finding.status is not Status.PASS:
+            findings.append(finding)
+    return findings
+
+
+def _host_renewal(ob: Onboarding) -> tuple[str, tuple[str, ...]]:
+    if ob.made_own_ca:
+        return RENEW_HOST_TEXT, RENEW_HOST_CERT
+    return RENEW_EXCHANGE_SIGNED_TEXT, ()
+
+
+def _judge(
+    code: str,
+    what: str,
+    cert: x509.Certificate,
+    file: str,
+    now: dt.datetime,
+    renewal: str,
+    renew_commands: tuple[str, ...],
+) -> Finding:
+    end, start = certs.not_after(cert), certs.not_before(cert)
+    days_left = (end - now).total_seconds() / 86400
+    evidence = {
+        "subject": certs.name(cert.subject),
+        "not_before": start.isoformat(),
+        "not_after": end.isoformat(),
+        "days_left": int(days_left // 1),
+    }
+    command = f"openssl x509 -noout -in {file} -enddate"
+    when = certs.openssl_date(end)
+    if days_left < 0:
+        return Finding(
+            f"{code}_expired",
+            Status.FAIL,
+            f"The {what} expired on {when} ({-int(days_left)} days ago).",
+            renewal,
+            (command, *renew_commands),
+            evidence,
+        )
+    if start > now:
+        return Finding(
+            f"{code}_not_yet_valid",
+            Status.FAIL,
+            f"The {what} is not valid until {certs.openssl_date(start)}: check this machine's clock.",
+            "Fix the clock (NTP), or reissue the certificate with a start date in the past.",
+            (f"openssl x509 -noout -in {file} -startdate", "date -u"),
+            evidence,
+        )
+    if days_left < WARN_DAYS:
+        return Finding(
+            f"{code}_expiring",
+            Status.WARN,
+            f"The {what} expires on {when}, in {int(days_left)} days.",
+            "Renew it now. " + renewal,
+            (command, *renew_commands),
+            evidence,
+        )
+    return Finding(
+        f"{code}_valid",
+        Status.PASS,
+        f"The {what} is valid until {when} ({int(days_left)} days).",
+        commands=(command,),
+        evidence=evidence,
+    )

@@ -1,0 +1,231 @@
+"""Step 1: does the client CA validate the client certificate?
+
+The guide's check is `openssl verify -CAfile ca.crt fix.itbit.pem`. We ask OpenSSL
+itself (pyOpenSSL's X509Store), which accepts the v1 host certificates that
+`openssl x509 -req` makes and reports the same error numbers as the command.
+`cryptography.x509.verification` would reject every v1 certificate, so it is not used.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cryptography import x509
+from OpenSSL import crypto
+
+from bot.engine import certs
+from bot.engine.context import Context
+from bot.engine.report import Finding, Status
+from bot.engine.steps._common import CLIENT_BUNDLE, CLIENT_CA, missing_client_cert, q, skip
+
+NUMBER = 1
+TITLE = "Certificate validates against the CA file"
+
+# OpenSSL's X509_V_ERR_* numbers that need their own explanation.
+ERR_UNABLE_TO_GET_ISSUER = 2
+ERR_SIGNATURE_FAILURE = 7
+ERR_NOT_YET_VALID = 9
+ERR_EXPIRED = 10
+ERR_DEPTH_ZERO_SELF_SIGNED = 18
+ERR_SELF_SIGNED_IN_CHAIN = 19
+ERR_UNABLE_TO_GET_LOCAL_ISSUER = 20
+ERR_INVALID_CA = 24
+ERR_CA_KEY_TOO_SMALL = 67  # X509_V_ERR_CA_KEY_TOO_SMALL
+ERR_EE_KEY_TOO_SMALL = 66
+ERR_CA_MD_TOO_WEAK = 68
+
+REGENERATE = (
+    "The certificate cannot be validated by this CA file, so the connection cannot work with "
+    "these files. Find the ca.crt that signed this certificate, or regenerate the certificates "
+    "with the guide's onboarding commands. If a new ca.crt is made, it must be sent to the "
+    "exchange and installed on its FIX server before you retry."
+)
+
+
+def run(ctx: Context) -> list[Finding]:
+    ob = ctx.onboarding
+    if ob.client_cert is None or ob.client_cert.cert is None:
+        return [missing_client_cert(ob, "verify.no_certificate")]
+    cert = ob.client_cert.cert
+    cert_file = q(ob.client_cert_file, CLIENT_BUNDLE)
+    if not ob.client_ca:
+        return [_no_ca(cert, cert_file)]
+    ca_file = q(ob.client_ca_file, CLIENT_CA)
+    command = f"openssl verify -CAfile {ca_file} {cert_file}"
+    error = openssl_verify(cert, ob.client_ca, ctx.now)
+    evidence = {
+        "certificate": certs.describe(cert),
+        "ca_file": ob.client_ca_file,
+        "ca_subjects": [certs.name(c.subject) for c in ob.client_ca],
+    }
+    if error is None:
+        return [
+            Finding(
+                "verify.ok",
+                Status.PASS,
+                f"{ob.client_cert_file}: OK. {ob.client_ca_file} validates the certificate "
+                f"({certs.name(cert.subject)}).",
+                commands=(command,),
+                evidence=evidence,
+            )
+        ]
+    number, depth, text = error
+    evidence |= {"openssl_error": number, "openssl_error_text": text, "depth": depth}
+    return [_explain(number, depth, text, cert, ob.client_ca, ctx.now, (cert_file, ca_file), evidence)]
+
+
+def openssl_verify(
+    cert: x509.Certificate, trusted: list[x509.Certificate], when: dt.datetime
+) -> tuple[int, int, str] | None:
+    """Run OpenSSL's verification as `openssl verify -CAfile` does; None when it passes.
+
+    Every certificate of the CA file is a trust anchor, as with `-CAfile`; nothing else
+    is used as an intermediate (the command reads only the first certificate of its
+    argument).
+    """
+    store = crypto.X509Store()
+    for ca in trusted:
+        try:
+            store.add_cert(crypto.X509.from_cryptography(ca))
+        except crypto.Error:
+            continue  # the same certificate twice: OpenSSL's CLI ignores it too
+    store.set_time(when.replace(tzinfo=None))
+    context = crypto.X509StoreContext(store, crypto.X509.from_cryptography(cert))
+    try:
+        context.verify_certificate()
+    except crypto.X509StoreContextError as exc:
+        number, depth, text = exc.errors[0], exc.errors[1], exc.errors[2]
+        return int(number), int(depth), str(text)
+    return None
+
+
+def _no_ca(cert: x509.Certificate, cert_file: str) -> Finding:
+    issuer = certs.name(cert.issuer)
+    if certs.is_self_signed(cert):
+        return skip(
+            "verify.no_ca",
+            "The client certificate is self-signed; no separate CA file is involved. The exchange "
+            "must hold this exact certificate.",
+            commands=(f"openssl verify -CAfile {cert_file} {cert_file}",),
+        )
+    return skip(
+        "verify.no_ca",
+        f"No CA certificate among the files issued the client certificate. It was issued by "
+        f"'{issuer}': add that CA's certificate (ca.crt in the guide's onboarding, or the "
+        "exchange's client CA if the exchange signed your CSR).",
+        commands=(f"openssl x509 -noout -issuer -in {cert_file}",),
+    )
+
+
+def _explain(
+    number: int,
+    depth: int,
+    text: str,
+    cert: x509.Certificate,
+    cas: list[x509.Certificate],
+    now: dt.datetime,
+    file_names: tuple[str, str],
+    evidence: dict[str, object],
+) -> Finding:
+    cert_file, ca_file = file_names
+    command = f"openssl verify -CAfile {ca_file} {cert_file}"
+    show_issuer = f"openssl x509 -noout -issuer -in {cert_file}"
+    show_ca = f"openssl x509 -text -in {ca_file} | grep -E '(Subject|Issuer):'"
+    where = "the client certificate" if depth == 0 else f"the CA certificate at depth {depth}"
+    said = f"OpenSSL error {number} at depth {depth}: {text}."
+    if number in (ERR_EXPIRED, ERR_NOT_YET_VALID):
+        # Say once why, and whether anything else is wrong: re-check inside the validity window.
+        inner = _otherwise(cert, cas, now)
+        evidence["valid_otherwise"] = inner is None
+        rest = (
+            " Apart from the dates the certificate validates, so renewing is the whole fix: step 8 says which renewal applies."
+            if inner is None
+            else f" Even within its dates it would fail (OpenSSL error {inner[0]}: {inner[2]})."
+        )
+        if number == ERR_EXPIRED:
+            code = "verify.expired" if depth == 0 else "verify.ca_expired"
+            msg = f"{where.capitalize()} has expired. {said}{rest}"
+        else:
+            code = "verify.not_yet_valid"
+            msg = (
+                f"{where.capitalize()} is not valid yet (check this machine's clock, or the dates "
+                f"the certificate was made with). {said}{rest}"
+            )
+        remediation = None if inner is None else REGENERATE
+        return Finding(
+            code, Status.FAIL, msg, remediation, (command, f"openssl x509 -noout -dates -in {cert_file}"), evidence
+        )
+    if number == ERR_SIGNATURE_FAILURE:
+        return Finding(
+            "verify.bad_signature",
+            Status.FAIL,
+            f"The CA file holds a certificate with the right name ('{certs.name(cert.issuer)}') "
+            f"but a different key: ca.crt was most likely regenerated after this certificate was "
+            f"signed (or the certificate was altered). {said}",
+            REGENERATE,
+            (command, show_issuer, show_ca),
+            evidence,
+        )
+    if number == ERR_UNABLE_TO_GET_LOCAL_ISSUER and depth == 0:
+        return Finding(
+            "verify.wrong_ca",
+            Status.FAIL,
+            f"The CA file does not hold the CA that issued the certificate: it was issued by "
+            f"'{certs.name(cert.issuer)}', the CA file holds "
+            f"{', '.join(repr(certs.name(c.subject)) for c in cas)}. {said}",
+            REGENERATE,
+            (command, show_issuer, show_ca),
+            evidence,
+        )
+    if number in (ERR_UNABLE_TO_GET_ISSUER, ERR_UNABLE_TO_GET_LOCAL_ISSUER):
+        return Finding(
+            "verify.incomplete_chain",
+            Status.FAIL,
+            f"The CA file holds the certificate's issuer but not the rest of its chain up to a "
+            f"self-signed root. {said} Step 2 lists what the file holds.",
+            "Add every intermediate CA certificate and the root certificate to the CA file, in order.",
+            (command, show_ca),
+            evidence,
+        )
+    if number == ERR_DEPTH_ZERO_SELF_SIGNED:
+        return Finding(
+            "verify.self_signed",
+            Status.FAIL,
+            f"The client certificate is self-signed and is not the certificate in the CA file. {said}",
+            REGENERATE,
+            (command,),
+            evidence,
+        )
+    if number == ERR_INVALID_CA:
+        return Finding(
+            "verify.invalid_ca",
+            Status.FAIL,
+            f"A certificate in the CA file is not a CA certificate (it lacks CA:TRUE), so OpenSSL "
+            f"will not let it sign. {said} A host certificate may have been saved as ca.crt.",
+            REGENERATE,
+            (command, f"openssl x509 -noout -text -in {ca_file} | grep -A1 'Basic Constraints'"),
+            evidence,
+        )
+    if number in (ERR_CA_KEY_TOO_SMALL, ERR_EE_KEY_TOO_SMALL, ERR_CA_MD_TOO_WEAK):
+        return Finding(
+            "verify.too_weak",
+            Status.FAIL,
+            f"OpenSSL refuses a key or signature algorithm as too weak for its default security "
+            f"level. {said} Step 5 names the weak key.",
+            "Regenerate with at least 2048-bit RSA (the guide uses 4096) and SHA-256 signatures.",
+            (command,),
+            evidence,
+        )
+    return Finding(
+        "verify.failed", Status.FAIL, f"OpenSSL does not validate {where}. {said}", REGENERATE, (command,), evidence
+    )
+
+
+def _otherwise(cert: x509.Certificate, cas: list[x509.Certificate], now: dt.datetime) -> tuple[int, int, str] | None:
+    """Verify at a moment when every certificate involved is within its dates, if one exists."""
+    involved = [cert, *cas]
+    start = max(certs.not_before(c) for c in involved)
+    end = min(certs.not_after(c) for c in involved)
+    # With no common window, check at the certificate's own issue time.
+    when = start if start <= end else certs.not_before(cert)
+    return openssl_verify(cert, cas, when)

@@ -1,0 +1,186 @@
+"""Make a throwaway onboarding with the guide's own openssl commands.
+
+Used by `fixcheck demo` and by the tests: the files are made exactly as a client makes
+them (a client CA, a v1 host certificate signed by it, `fix.itbit.pem` = host.crt +
+host.key), plus the exchange's side (a server CA and a server certificate for
+127.0.0.1/localhost) so that a local mTLS server can stand in for the FIX server.
+Everything goes into a folder the caller owns and removes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class OpenSSLMissingError(RuntimeError):
+    """The `openssl` command is not installed."""
+
+
+@dataclass(frozen=True)
+class ClientFiles:
+    """The guide's file set, as paths inside one folder."""
+
+    folder: Path
+    ca_key: Path
+    ca_crt: Path
+    host_key: Path
+    host_csr: Path
+    host_crt: Path
+    bundle: Path  # fix.itbit.pem
+
+
+@dataclass(frozen=True)
+class ServerFiles:
+    """The exchange's side: its CA (`itbit-ca.pem` for the client) and server certificate."""
+
+    folder: Path
+    ca_key: Path
+    ca_pem: Path  # itbit-ca.pem
+    key: Path
+    crt: Path
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    """Run one openssl command; raise with its stderr when it fails."""
+    exe = shutil.which("openssl")
+    if exe is None:
+        raise OpenSSLMissingError("openssl is not installed: install it (apt-get install openssl) and retry")
+    proc = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"openssl {' '.join(args[:2])} failed: {proc.stderr.strip()[:300]}")
+
+
+def make_client(
+    folder: Path,
+    *,
+    bits: int = 2048,
+    cn: str = "fix-client",
+    ca_cn: str = "fix-client-ca",
+    ca_days: int = 1000,
+    host_days: int = 500,
+) -> ClientFiles:
+    """The guide's onboarding commands, non-interactive (`-subj`), in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    openssl("genrsa", "-out", "ca.key", str(bits), cwd=folder)
+    openssl(
+        "req",
+        "-new",
+        "-x509",
+        "-days",
+        str(ca_days),
+        "-key",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-subj",
+        f"/C=US/ST=NY/O=Example Trading/CN={ca_cn}",
+        cwd=folder,
+    )
+    make_host(folder, bits=bits, cn=cn, days=host_days)
+    return ClientFiles(
+        folder,
+        folder / "ca.key",
+        folder / "ca.crt",
+        folder / "host.key",
+        folder / "host.csr",
+        folder / "host.crt",
+        folder / "fix.itbit.pem",
+    )
+
+
+def make_host(folder: Path, *, bits: int = 2048, cn: str = "fix-client", days: int = 500) -> None:
+    """Guide step 8: a new host key and certificate signed by the CA in `folder`."""
+    openssl("genrsa", "-out", "host.key", str(bits), cwd=folder)
+    openssl(
+        "req",
+        "-new",
+        "-key",
+        "host.key",
+        "-out",
+        "host.csr",
+        "-subj",
+        f"/C=US/ST=NY/O=Example Trading/CN={cn}",
+        cwd=folder,
+    )
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "host.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "host.crt",
+        "-days",
+        str(days),
+        "-sha256",
+        cwd=folder,
+    )
+    (folder / "fix.itbit.pem").write_bytes((folder / "host.crt").read_bytes() + (folder / "host.key").read_bytes())
+
+
+def make_server(
+    folder: Path, *, bits: int = 2048, ca_cn: str = "Exchange FIX Server CA", hostname: str = "localhost"
+) -> ServerFiles:
+    """An exchange-style server CA and a server certificate for `hostname` and 127.0.0.1."""
+    folder.mkdir(parents=True, exist_ok=True)
+    openssl(
+        "req",
+        "-new",
+        "-x509",
+        "-newkey",
+        f"rsa:{bits}",
+        "-nodes",
+        "-days",
+        "1000",
+        "-keyout",
+        "server-ca.key",
+        "-out",
+        "itbit-ca.pem",
+        "-subj",
+        f"/O=Exchange/CN={ca_cn}",
+        cwd=folder,
+    )
+    openssl(
+        "req",
+        "-new",
+        "-newkey",
+        f"rsa:{bits}",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        f"/O=Exchange/CN={hostname}",
+        cwd=folder,
+    )
+    (folder / "server.ext").write_text(f"subjectAltName=DNS:{hostname},IP:127.0.0.1,IP:::1\n")
+    openssl(
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "itbit-ca.pem",
+        "-CAkey",
+        "server-ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "500",
+        "-sha256",
+        "-extfile",
+        "server.ext",
+        cwd=folder,
+    )
+    return ServerFiles(
+        folder, folder / "server-ca.key", folder / "itbit-ca.pem", folder / "server.key", folder / "server.crt"
+    )
