@@ -9,10 +9,14 @@ Everything goes into a folder the caller owns and removes.
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
 
 class OpenSSLMissingError(RuntimeError):
@@ -184,3 +188,28 @@ def make_server(
     return ServerFiles(
         folder, folder / "server-ca.key", folder / "itbit-ca.pem", folder / "server.key", folder / "server.crt"
     )
+
+
+def sign_host_with_dates(folder: Path, not_before: dt.datetime, not_after: dt.datetime, out: str = "host.crt") -> Path:
+    """Sign `folder`'s host.csr with its ca.key for forced dates (openssl's x509 -req cannot).
+
+    This is the one place `cryptography` makes a certificate: `openssl x509 -req` only
+    takes a number of days from now, and an expired or future-dated certificate needs
+    dates in the past or future.
+    """
+    ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), password=None)
+    ca_cert = x509.load_pem_x509_certificate((folder / "ca.crt").read_bytes())
+    csr = x509.load_pem_x509_csr((folder / "host.csr").read_bytes())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(csr.subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(csr.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    path = folder / out
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path

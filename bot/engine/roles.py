@@ -104,7 +104,7 @@ def assign_roles(files: list[InputFile]) -> Onboarding:
             if ob.csr is None:
                 ob.csr, ob.csr_file = f.of_kind(Kind.CSR)[0], f.name
         else:
-            ob.roles[f.name] = Role.UNKNOWN
+            ob.roles[f.name] = _role_of_unreadable(f)
 
     _pick_client_cert(ob, leaf_files)
     _pick_keys(ob, leaf_files, key_only, ca_candidates)
@@ -206,6 +206,25 @@ def _pick_cas(ob: Onboarding, ca_files: list[InputFile]) -> None:
         # The only CA file is named like the exchange's, yet it issued the client
         # certificate: the two CA files were confused (step 5 says so).
         ob.server_ca, ob.server_ca_file = client_ca_file.certificates, client_ca_file.name
+
+
+def _role_of_unreadable(f: InputFile) -> Role:
+    """A file whose blocks OpenSSL cannot read still has a part to play: judge by labels, then name."""
+    labels = {i.label for i in f.items if i.kind is Kind.UNREADABLE}
+    has_cert = any("CERTIFICATE" in lbl and "REQUEST" not in lbl for lbl in labels)
+    has_key = any("PRIVATE KEY" in lbl for lbl in labels)
+    lower = f.name.lower()
+    if has_cert and has_key:
+        return Role.CLIENT_BUNDLE
+    if has_key:
+        return Role.CA_KEY if _name_rank(lower, ("ca.key", "ca-key", "ca_key")) == 0 else Role.CLIENT_KEY
+    if has_cert or (labels == set() and f.near_misses):
+        if any(h in lower for h in _SERVER_CA_HINTS):
+            return Role.SERVER_CA
+        if "ca" in lower.rsplit(".", 1)[0]:
+            return Role.CLIENT_CA
+        return Role.CLIENT_BUNDLE if lower.endswith(".pem") else Role.CLIENT_CERT
+    return Role.UNKNOWN
 
 
 def _name_rank(name: str, hints: tuple[str, ...]) -> int:

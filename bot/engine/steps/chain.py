@@ -60,19 +60,29 @@ def run(ctx: Context) -> list[Finding]:
 
     if leaf is not None and not path:
         has_root = any(certs.is_self_signed(c) for c in cas)
+        if len(cas) > 1 and has_root and not any(c.subject == leaf.issuer for c in cas):
+            return [
+                Finding(
+                    "chain.missing_intermediate",
+                    Status.FAIL,
+                    f"The CA file holds a chain with a root, but not the intermediate CA that issued the client "
+                    f"certificate ('{certs.name(leaf.issuer)}').",
+                    COMPLETE_CHAIN,
+                    commands,
+                    evidence,
+                )
+            ]
+        # The file does not hold the client certificate's issuer at all (or holds a regenerated
+        # one): step 1 reports that once. Here, judge the file's own chain.
         findings.append(
             Finding(
-                "chain.missing_intermediate" if has_root else "chain.unrelated",
-                Status.FAIL,
-                f"No certificate in the CA file issued the client certificate (issued by "
-                f"'{certs.name(leaf.issuer)}')."
-                + (" The file has a root, so an intermediate CA is missing." if has_root else ""),
-                COMPLETE_CHAIN,
-                commands,
-                evidence,
+                "chain.issuer_not_in_file",
+                Status.SKIP,
+                "This CA file did not issue the client certificate (step 1 explains), so its chain was "
+                "checked on its own.",
+                evidence={"client_certificate_issuer": certs.name(leaf.issuer)},
             )
         )
-        return findings
     if not path:
         # No client certificate to start from: follow the file from its first certificate.
         path = _path_from_first(cas)

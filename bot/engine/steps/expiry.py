@@ -108,7 +108,7 @@ def _judge(
         return Finding(
             f"{code}_expired",
             Status.FAIL,
-            f"The {what} expired on {when} ({-int(days_left)} days ago).",
+            f"The {what} expired on {when} ({_days(-days_left)} ago).",
             renewal,
             (command, *renew_commands),
             evidence,
@@ -126,7 +126,7 @@ def _judge(
         return Finding(
             f"{code}_expiring",
             Status.WARN,
-            f"The {what} expires on {when}, in {int(days_left)} days.",
+            f"The {what} expires on {when}, in {_days(days_left)}.",
             "Renew it now. " + renewal,
             (command, *renew_commands),
             evidence,
@@ -134,7 +134,14 @@ def _judge(
     return Finding(
         f"{code}_valid",
         Status.PASS,
-        f"The {what} is valid until {when} ({int(days_left)} days).",
+        f"The {what} is valid until {when} ({_days(days_left)}).",
         commands=(command,),
         evidence=evidence,
     )
+
+
+def _days(days: float) -> str:
+    whole = int(days)
+    if whole == 0:
+        return "less than a day"
+    return f"{whole} day" if whole == 1 else f"{whole} days"

@@ -77,7 +77,7 @@ def _file_findings(f: InputFile, role: Role) -> list[Finding]:
             _fail(
                 "files.too_large",
                 f,
-                f"{f.name} is {f.size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit, so it was not read. A certificate bundle is a few KiB: this is not the file you meant.",
+                f"{f.name} is larger than the {MAX_FILE_BYTES:,}-byte limit, so it was not read. A certificate bundle is a few KiB: this is not the file you meant.",
                 "Give the PEM file itself (fix.itbit.pem, ca.crt or itbit-ca.pem).",
                 (f"ls -l {name}",),
             )

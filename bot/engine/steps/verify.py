@@ -137,8 +137,11 @@ def _explain(
         # Say once why, and whether anything else is wrong: re-check inside the validity window.
         inner = _otherwise(cert, cas, now)
         evidence["valid_otherwise"] = inner is None
+        inverted = certs.not_after(cert) < certs.not_before(cert)
         rest = (
-            " Apart from the dates the certificate validates, so renewing is the whole fix: step 8 says which renewal applies."
+            " Its validity ends before it begins (it was signed with a negative -days), so no clock can make it valid."
+            if inverted
+            else " Apart from the dates the certificate validates, so renewing is the whole fix: step 8 says which renewal applies."
             if inner is None
             else f" Even within its dates it would fail (OpenSSL error {inner[0]}: {inner[2]})."
         )
@@ -151,7 +154,7 @@ def _explain(
                 f"{where.capitalize()} is not valid yet (check this machine's clock, or the dates "
                 f"the certificate was made with). {said}{rest}"
             )
-        remediation = None if inner is None else REGENERATE
+        remediation = None if inner is None or inverted else REGENERATE
         return Finding(
             code, Status.FAIL, msg, remediation, (command, f"openssl x509 -noout -dates -in {cert_file}"), evidence
         )

@@ -1,0 +1,149 @@
+"""`fixcheck`: the command-line front end. Reads files, calls the engine, renders the Report.
+
+Private keys stay on this machine: the CLI reads them into memory, diagnoses, and
+prints only public facts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.engine import diagnose
+from bot.engine.inputs import MAX_FILE_BYTES
+from bot.engine.report import Report, Status
+from bot.render import render_markdown, render_text
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MAX_FOLDER_FILES = 64
+
+
+class InputError(Exception):
+    """A path the user named cannot be read; the message is one actionable line."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except InputError as exc:
+        print(f"fixcheck: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fixcheck",
+        description="Diagnose a FIX client's mTLS onboarding: the troubleshooting guide's eight checks, at once.",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    d = sub.add_parser(
+        "diagnose",
+        help="diagnose onboarding files (and optionally a FIX endpoint)",
+        description="Run the guide's eight steps on the given files. Exit 0: no step failed; "
+        "1: a step failed; 2: usage error or unreadable input.",
+    )
+    d.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (every file in a folder)")
+    d.add_argument("--connect", metavar="HOST:PORT", help="FIX server to test (steps 3 and 4)")
+    d.add_argument("--stunnel", metavar="FILE", help="stunnel configuration to check (step 7)")
+    d.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="network timeout (default 10)")
+    d.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    d.add_argument("-v", "--verbose", action="store_true", help="show every finding with its evidence")
+    d.set_defaults(handler=run_diagnose)
+
+    demo = sub.add_parser(
+        "demo",
+        help="make a throwaway onboarding and show diagnoses of it and of broken copies",
+        description="Offline: make the guide's files with openssl in a temporary folder, start a "
+        "local mTLS server, and show how fixcheck diagnoses a working setup and broken ones.",
+    )
+    demo.add_argument("--bits", type=int, default=2048, choices=(2048, 3072, 4096), help="RSA key size (guide: 4096)")
+    demo.set_defaults(handler=run_demo)
+    return parser
+
+
+def run_diagnose(args: argparse.Namespace) -> int:
+    if args.timeout <= 0 or args.timeout > 300:
+        raise InputError(f"--timeout {args.timeout} is out of range: give seconds between 0.1 and 300")
+    files = read_paths(args.paths)
+    stunnel = read_one(Path(args.stunnel)) if args.stunnel else None
+    if not files and stunnel is None and not args.connect:
+        raise InputError(
+            "nothing to diagnose: give the onboarding files (e.g. fix.itbit.pem ca.crt itbit-ca.pem), "
+            "--connect HOST:PORT or --stunnel FILE"
+        )
+    report = diagnose(files, endpoint=args.connect, stunnel=stunnel, timeout=args.timeout)
+    print(render(report, args.format, verbose=args.verbose), end="")
+    return EXIT_FAILED if report.verdict is Status.FAIL else EXIT_OK
+
+
+def render(report: Report, fmt: str, *, verbose: bool = False) -> str:
+    if fmt == "json":
+        return json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    if fmt == "markdown":
+        return render_markdown(report)
+    return render_text(report, colour=use_colour(), verbose=verbose)
+
+
+def use_colour() -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def read_paths(paths: Sequence[str]) -> list[tuple[str, bytes]]:
+    """Read files and every regular file of folders, as `(name, bytes)` pairs."""
+    out: list[tuple[str, bytes]] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            try:
+                entries = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            except OSError as exc:
+                raise InputError(f"cannot read folder {raw}: {exc.strerror or exc}") from None
+            if len(entries) > MAX_FOLDER_FILES:
+                raise InputError(
+                    f"{raw} holds {len(entries)} files; give the onboarding files themselves "
+                    f"(at most {MAX_FOLDER_FILES})"
+                )
+            out.extend(read_one(p) for p in entries)
+        else:
+            out.append(read_one(path))
+    return out
+
+
+def read_one(path: Path) -> tuple[str, bytes]:
+    """Read one file, at most one byte past the engine's cap (the engine reports the size)."""
+    try:
+        with path.open("rb") as handle:
+            # One byte past the cap is enough for the engine to say "too large".
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied (check it with: ls -l {path})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return path.name, data
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from bot.demo import run
+
+    return run(bits=args.bits, colour=use_colour())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""`fixcheck demo`: the guide's onboarding made for real, then broken in the usual ways.
+
+Everything happens in a temporary folder that is removed afterwards; nothing leaves
+this machine. Each scenario is diagnosed by the same engine as `fixcheck diagnose`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.engine import diagnose
+from bot.engine.report import Status
+from bot.onboarding import ClientFiles, ServerFiles, make_client, make_server, openssl, sign_host_with_dates
+from bot.render import render_text
+
+
+@dataclass(frozen=True)
+class Scenario:
+    title: str
+    explanation: str
+    files: list[tuple[str, bytes]]
+    endpoint: str | None = None
+
+
+def offline_scenarios(client: ClientFiles, server: ServerFiles, work: Path) -> list[Scenario]:
+    """The working setup and four broken copies of it, each as the user would hand it over."""
+    bundle = client.bundle.read_bytes()
+    ca_crt = client.ca_crt.read_bytes()
+    server_ca = server.ca_pem.read_bytes()
+    good = [("fix.itbit.pem", bundle), ("ca.crt", ca_crt), ("itbit-ca.pem", server_ca)]
+
+    # Key mismatch: the certificate bundled with a key from a second attempt.
+    other = work / "other"
+    other.mkdir()
+    openssl("genrsa", "-out", "host.key", "2048", cwd=other)
+    mismatched = client.host_crt.read_bytes() + (other / "host.key").read_bytes()
+
+    # Regenerated CA: same name, new key; the old host certificate no longer validates.
+    regen = work / "regen"
+    regen.mkdir()
+    openssl("genrsa", "-out", "ca.key", "2048", cwd=regen)
+    subject = "/C=US/ST=NY/O=Example Trading/CN=fix-client-ca"
+    openssl("req", "-new", "-x509", "-days", "1000", "-key", "ca.key", "-out", "ca.crt", "-subj", subject, cwd=regen)
+
+    # Expired: signed by the same CA 501 days ago for the guide's 500 days.
+    now = dt.datetime.now(dt.UTC)
+    expired_crt = sign_host_with_dates(
+        client.folder, now - dt.timedelta(days=501), now - dt.timedelta(days=1), "expired.crt"
+    )
+    expired_bundle = expired_crt.read_bytes() + client.host_key.read_bytes()
+
+    return [
+        Scenario("Working setup", "The guide's files, made with its own openssl commands.", good),
+        Scenario(
+            "Key mismatch",
+            "fix.itbit.pem holds host.crt with a key from another attempt.",
+            [("fix.itbit.pem", mismatched), ("ca.crt", ca_crt), ("itbit-ca.pem", server_ca)],
+        ),
+        Scenario(
+            "CA regenerated",
+            "ca.crt was made again after host.crt was signed (same name, new key).",
+            [("fix.itbit.pem", bundle), ("ca.crt", (regen / "ca.crt").read_bytes()), ("itbit-ca.pem", server_ca)],
+        ),
+        Scenario(
+            "Expired certificate",
+            "host.crt signed with a validity that has already ended.",
+            [("fix.itbit.pem", expired_bundle), ("ca.crt", ca_crt), ("itbit-ca.pem", server_ca)],
+        ),
+        Scenario(
+            "Pasted from the guide",
+            "fix.itbit.pem copied from the guide's example, with its '...' elisions.",
+            [("fix.itbit.pem", _elide(bundle)), ("ca.crt", ca_crt), ("itbit-ca.pem", server_ca)],
+        ),
+    ]
+
+
+def _elide(pem: bytes) -> bytes:
+    """Shorten every PEM block the way the guide prints them: first line, '...', last line."""
+    out: list[bytes] = []
+    body: list[bytes] = []
+    for line in pem.splitlines():
+        if line.startswith(b"-----BEGIN"):
+            out.append(line)
+            body = []
+        elif line.startswith(b"-----END"):
+            out.extend([body[0], b"...", body[-1], line] if len(body) > 2 else [*body, line])
+        else:
+            body.append(line)
+    return b"\n".join(out) + b"\n"
+
+
+def run(*, bits: int = 2048, colour: bool = False, out: Callable[[str], None] = print) -> int:
+    """Run the demo; returns 0 when every scenario was diagnosed as expected."""
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="fixcheck-demo-"))
+    try:
+        out(f"fixcheck demo — making a throwaway onboarding in {work} with the guide's openssl commands ({bits}-bit)…")
+        client = make_client(work / "client", bits=bits)
+        server = make_server(work / "exchange", bits=2048)
+        scenarios = offline_scenarios(client, server, work)
+        unexpected = 0
+        for n, scenario in enumerate(scenarios, 1):
+            report = diagnose(scenario.files, endpoint=scenario.endpoint, timeout=5.0)
+            out("")
+            out("═" * 100)
+            out(f"Scenario {n}/{len(scenarios)}: {scenario.title} — {scenario.explanation}")
+            out(f"  $ fixcheck diagnose {' '.join(name for name, _ in scenario.files)}")
+            out("─" * 100)
+            out(render_text(report, colour=colour).rstrip())
+            expected_ok = n == 1
+            if (report.verdict is not Status.FAIL) != expected_ok:
+                unexpected += 1
+        out("")
+        out(
+            f"Done in {time.monotonic() - started:.1f} s; the temporary folder is removed. "
+            "Run `fixcheck diagnose YOUR_FILES` on your own files (they never leave your machine)."
+        )
+        return 0 if unexpected == 0 else 1
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
