@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
@@ -142,6 +143,9 @@ def read_file(name: str, data: bytes) -> InputFile:
         return InputFile(name, len(data), FileFormat.BINARY)
     scan = pem.scan(text)
     items = [_read_block(block, n) for n, block in enumerate(scan.blocks)]
+    if encoding_problem == "utf-16":
+        # We can read it, OpenSSL cannot: nothing in it counts, as for OpenSSL.
+        items = [Item(Kind.UNREADABLE, i.label, i.index, i.first_line, openssl_error="UTF-16 text") for i in items]
     fmt = FileFormat.PEM if items else FileFormat.TEXT
     return InputFile(
         name,
@@ -266,10 +270,7 @@ def _read_private_key(item: Item, block: pem.PemBlock) -> Item:
         key = serialization.load_pem_private_key(
             block.text.encode("ascii"), password=None, unsafe_skip_rsa_key_validation=True
         )
-    except (ValueError, TypeError, UnicodeEncodeError) as exc:
-        item.openssl_error = _short(exc)
-        return item
-    except Exception as exc:  # cryptography raises UnsupportedAlgorithm for exotic keys
+    except (ValueError, TypeError, UnicodeEncodeError, UnsupportedAlgorithm) as exc:
         item.openssl_error = _short(exc)
         return item
     item.kind = Kind.PRIVATE_KEY
@@ -299,8 +300,8 @@ def _read_der(data: bytes) -> Item | None:
         )
     except TypeError:
         return Item(Kind.ENCRYPTED_KEY, "DER", 0, key_format=KeyFormat.DER)
-    except Exception:  # noqa: BLE001 - any failure means "not a DER key"
-        pass
+    except (ValueError, UnsupportedAlgorithm):
+        pass  # not a DER key: try a CSR next
     try:
         csr = x509.load_der_x509_csr(data)
         return Item(Kind.CSR, "DER", 0, csr=csr, public_key=_public_info(csr.public_key()))

@@ -24,7 +24,8 @@ RENEW_HOST_CERT = (
 RENEW_CA = (
     "openssl genrsa -out ca.key 4096",
     "openssl req -new -x509 -days 1000 -key ca.key -out ca.crt",
-) + RENEW_HOST_CERT
+    *RENEW_HOST_CERT,
+)
 
 RENEW_HOST_TEXT = (
     "Make a new host key and certificate with the guide's onboarding commands (step 8) and "

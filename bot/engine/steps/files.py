@@ -150,8 +150,9 @@ def _file_findings(f: InputFile, role: Role) -> list[Finding]:
                 {"line": miss.line, "problem": miss.problem.value},
             )
         )
-    for item in f.items:
-        out.extend(_item_findings(f, item, role))
+    if f.encoding_problem != "utf-16":  # already explained once for the whole file
+        for item in f.items:
+            out.extend(_item_findings(f, item, role))
     if f.truncated_at_limit:
         out.append(
             Finding(

@@ -91,7 +91,7 @@ def _ca_cert_for_key(ob: Onboarding) -> Item | None:
                 for c in cands
                 if key is not None and c.public_key is not None and c.public_key.spki_der == key.spki_der
             ]
-            return (matching or cands or [None])[0]
+            return (matching or cands)[0] if cands else None
     return None
 
 

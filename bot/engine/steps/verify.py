@@ -16,6 +16,7 @@ from OpenSSL import crypto
 from bot.engine import certs
 from bot.engine.context import Context
 from bot.engine.report import Finding, Status
+from bot.engine.roles import Role
 from bot.engine.steps._common import CLIENT_BUNDLE, CLIENT_CA, missing_client_cert, q, skip
 
 NUMBER = 1
@@ -49,11 +50,14 @@ def run(ctx: Context) -> list[Finding]:
     cert = ob.client_cert.cert
     cert_file = q(ob.client_cert_file, CLIENT_BUNDLE)
     if not ob.client_ca:
+        unreadable_ca = [n for n, r in ob.roles.items() if r is Role.CLIENT_CA]
+        if unreadable_ca:
+            return [skip("verify.ca_unreadable", f"The CA file {unreadable_ca[0]} could not be read, so this step could not run: step 5 says why.")]
         return [_no_ca(cert, cert_file)]
     ca_file = q(ob.client_ca_file, CLIENT_CA)
     command = f"openssl verify -CAfile {ca_file} {cert_file}"
     error = openssl_verify(cert, ob.client_ca, ctx.now)
-    evidence = {
+    evidence: dict[str, object] = {
         "certificate": certs.describe(cert),
         "ca_file": ob.client_ca_file,
         "ca_subjects": [certs.name(c.subject) for c in ob.client_ca],
