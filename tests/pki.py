@@ -86,6 +86,16 @@ def build(root: Path, bits: int = 2048) -> Pki:
     openssl("rsa", "-in", "host.key", "-aes256", "-traditional", "-passout", "pass:secret", "-out", "host.enc1.key", cwd=c)
     openssl("x509", "-in", "host.crt", "-outform", "DER", "-out", "host.der", cwd=c)
 
+    # The newer onboarding: the exchange signs the client's CSR with its own CA (v3).
+    ex = root / "exchange-signed"
+    ex.mkdir()
+    openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "private.key", "-out", "request.csr",
+            "-subj", "/CN=ACME_FIX", cwd=ex)
+    (ex / "client.ext").write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+    openssl("x509", "-req", "-in", "request.csr", "-CA", str(server.ca_pem), "-CAkey", str(server.ca_key),
+            "-CAcreateserial", "-out", "exchange_ACME_certificate.crt", "-days", "365", "-sha256",
+            "-extfile", "client.ext", cwd=ex)
+
     # A three-level chain: root -> intermediate -> host, made with openssl.
     ch = root / "chain"
     ch.mkdir()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from cryptography import x509
@@ -25,15 +28,38 @@ def is_ca(cert: x509.Certificate) -> bool:
         return cert.subject == cert.issuer
 
 
+# Several steps ask `issued_by` of the same pairs, and a signature check is the costliest
+# thing offline: answers are remembered for the length of one diagnosis only.
+_SIGNATURE_CACHE: ContextVar[dict[tuple[x509.Certificate, x509.Certificate], bool] | None] = ContextVar(
+    "fixcheck_signature_cache", default=None
+)
+
+
+@contextmanager
+def signature_cache() -> Iterator[None]:
+    """Remember `issued_by` answers inside this block (one diagnosis)."""
+    token = _SIGNATURE_CACHE.set({})
+    try:
+        yield
+    finally:
+        _SIGNATURE_CACHE.reset(token)
+
+
 def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """`issuer`'s subject is `cert`'s issuer and `issuer`'s key verifies the signature."""
     if cert.issuer != issuer.subject:
         return False
+    cache = _SIGNATURE_CACHE.get()
+    if cache is not None and (cert, issuer) in cache:
+        return cache[(cert, issuer)]
     try:
         cert.verify_directly_issued_by(issuer)
+        result = True
     except (InvalidSignature, ValueError, TypeError):
-        return False
-    return True
+        result = False
+    if cache is not None:
+        cache[(cert, issuer)] = result
+    return result
 
 
 def name(value: x509.Name) -> str:

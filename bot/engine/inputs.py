@@ -177,24 +177,33 @@ def _decode_text(data: bytes) -> tuple[str | None, str | None]:
         problem = "bom"
     if b"\x00" in data:
         return None, None
+    # Control bytes other than whitespace mean binary; counted in C, not per character.
+    controls = len(data) - len(data.translate(None, _CONTROL_BYTES))
+    if controls > max(2, len(data) // 100):
+        return None, None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         text = data.decode("latin-1")
-    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\r\n\t\f\v")
-    if controls > max(2, len(text) // 100):
-        return None, None
     return text, problem
 
+
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in b"\r\n\t\f\v")
 
 _STUNNEL_OPTION = re.compile(
     r"^\s*(client|accept|connect|cert|key|CAfile|CApath|verifyChain|verifyPeer|checkHost|foreground|pid|sni)\s*=",
     re.IGNORECASE | re.MULTILINE,
 )
-_STUNNEL_LOG = re.compile(r"(LOG\d\[|stunnel \d+\.\d+ on |Configuration successful|Configuration failed|SSL_connect:)")
+_STUNNEL_LOG = re.compile(
+    r"(LOG\d\[|stunnel \d+\.\d+ on |Configuration successful|Configuration failed|SSL_connect:|SSL_accept:|"
+    r"SSL_read:|s_connect: |CERT: Pre-verification error|^\[[!:.]\] (?:Reading configuration|Binding service))",
+    re.MULTILINE,
+)
 
 
 def _guess_text_kind(text: str) -> str | None:
+    if re.fullmatch(r"\s*[0-9A-Fa-f]{2,64}\s*", text):
+        return "openssl-serial"  # ca.srl, left by -CAcreateserial
     if _STUNNEL_LOG.search(text):
         return "stunnel-log"
     if len(_STUNNEL_OPTION.findall(text)) >= 2:

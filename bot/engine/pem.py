@@ -28,6 +28,7 @@ _LOOSE_MARKER = re.compile(
 )
 _BASE64_LINE = re.compile(r"^[A-Za-z0-9+/=]*$")
 _HEADER_LINE = re.compile(r"^[A-Za-z-]+:\s")
+_NO_WHITESPACE = str.maketrans("", "", " \t\r\f\v")
 
 
 class PemProblem(StrEnum):
@@ -95,7 +96,7 @@ def scan(text: str) -> PemScan:
     i = 0
     while i < len(lines):
         line = lines[i]
-        begin = _BEGIN.match(line)
+        begin = _BEGIN.match(line) if line.startswith("-----") else None
         if not begin:
             miss = _near_miss(line, i + 1)
             if miss is not None:
@@ -130,53 +131,46 @@ def _near_miss(line: str, number: int) -> NearMiss | None:
 def _read_block(lines: list[str], start: int, label: str) -> tuple[PemBlock, int]:
     """Read from the BEGIN line at `start` to its END line; return the block and the next index."""
     problems: list[PemProblem] = []
-    headers: list[tuple[str, str]] = []
-    body_lines: list[str] = []
-    i = start + 1
-    end_found = False
-    in_headers = True
-    while i < len(lines):
-        line = lines[i]
-        end = _END.match(line)
-        if end:
-            if end.group(1) != label:
-                problems.append(PemProblem.END_MISMATCH)
-            end_found = True
-            i += 1
-            break
-        if _BEGIN.match(line):
-            break  # a new block starts: this one was cut short
-        if in_headers and _HEADER_LINE.match(line):
-            key, _, value = line.partition(":")
-            headers.append((key.strip(), value.strip()))
-            i += 1
-            continue
-        in_headers = False
-        body_lines.append(line)
-        i += 1
-    if not end_found:
+    # The block ends at the next line starting with five dashes: its END, or a new BEGIN
+    # when this block was cut short.
+    stop = start + 1
+    while stop < len(lines) and not lines[stop].startswith("-----"):
+        stop += 1
+    inside = lines[start + 1 : stop]
+    end = _END.match(lines[stop]) if stop < len(lines) else None
+    if end is None:
         problems.append(PemProblem.NO_END)
-    body = _decode_body(body_lines, problems)
-    text = "\n".join(lines[start:i]) + "\n"
-    return PemBlock(label, start + 1, text, body, tuple(headers), tuple(problems)), i
+        after = stop
+    else:
+        if end.group(1) != label:
+            problems.append(PemProblem.END_MISMATCH)
+        after = stop + 1
+    # RFC 1421 headers (Proc-Type, DEK-Info) come first, in legacy encrypted keys.
+    headers: list[tuple[str, str]] = []
+    while inside and ":" in inside[0] and _HEADER_LINE.match(inside[0]):
+        key, _, value = inside.pop(0).partition(":")
+        headers.append((key.strip(), value.strip()))
+    body = _decode_body(inside, problems)
+    text = "\n".join(lines[start:after]) + "\n"
+    return PemBlock(label, start + 1, text, body, tuple(headers), tuple(problems)), after
 
 
 def _decode_body(body_lines: list[str], problems: list[PemProblem]) -> bytes | None:
     import base64
     import binascii
 
-    stripped = [line.strip() for line in body_lines if line.strip()]
-    if any("..." in line or "\u2026" in line for line in stripped):
+    joined = "".join(body_lines).translate(_NO_WHITESPACE)
+    if "..." in joined or "\u2026" in joined:
         problems.append(PemProblem.ELIDED)
         return None
-    if not stripped:
+    if not joined:
         problems.append(PemProblem.EMPTY_BODY)
         return None
-    if not all(_BASE64_LINE.match(line) for line in stripped):
+    if not _BASE64_LINE.match(joined):
         problems.append(PemProblem.BAD_BASE64)
         return None
     try:
-        return base64.b64decode("".join(stripped), validate=True)
+        return base64.b64decode(joined, validate=True)
     except (binascii.Error, ValueError):
         problems.append(PemProblem.BAD_BASE64)
         return None

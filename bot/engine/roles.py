@@ -203,9 +203,11 @@ def _pick_cas(ob: Onboarding, ca_files: list[InputFile]) -> None:
         for f in server:
             ob.roles[f.name] = Role.SERVER_CA if f is server[0] else Role.UNKNOWN
     elif client_ca_file is not None and server_like(client_ca_file):
-        # The only CA file is named like the exchange's, yet it issued the client
-        # certificate: the two CA files were confused (step 5 says so).
+        # The only CA file is named like the exchange's and issued the client certificate:
+        # either the exchange signs with the CA it serves with (newer onboarding), or the
+        # client's own CA was saved as itbit-ca.pem (step 5 tells them apart).
         ob.server_ca, ob.server_ca_file = client_ca_file.certificates, client_ca_file.name
+        ob.roles[client_ca_file.name] = Role.SERVER_CA
 
 
 def _role_of_unreadable(f: InputFile) -> Role:

@@ -144,5 +144,9 @@ SCENARIOS: list[Scenario] = [
              {1: ("pass", ("verify.ok",)), 6: ("pass", ("keymatch.ok",))}),
     Scenario("exchange-signed-no-ca", lambda p: [("sandbox.itbitprod.pem", _key(p) + _crt(p)), ("itbit-ca.pem", _srv(p))],
              {1: ("skip", ("verify.no_ca",)), 6: ("pass", ("keymatch.ok",))}),
+    Scenario("exchange-signed-with-its-ca",
+             lambda p: [("sandbox.itbitprod.pem", p.read("exchange-signed/private.key") + p.read("exchange-signed/exchange_ACME_certificate.crt")),
+                        ("itbit-ca.pem", _srv(p))],
+             {1: ("pass", ("verify.ok",)), 5: ("pass", ("files.ok",)), 6: ("pass", ("keymatch.ok",)), 8: ("pass", ("expiry.client_cert_valid",))}),
     Scenario("only-server-ca", lambda p: [("itbit-ca.pem", _srv(p))], {1: ("skip", ("verify.no_certificate",))}),
 ]

@@ -420,7 +420,6 @@ def _looks_generation_one(ob: Onboarding, leaf: x509.Certificate | None) -> bool
     return (
         ob.ca_key is not None
         or (leaf is not None and leaf.version is x509.Version.v1)
-        or ob.server_ca_file == ob.client_ca_file
     )
 
 

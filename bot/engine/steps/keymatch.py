@@ -115,11 +115,12 @@ def _compare(
     )
     if cinfo.algorithm != "RSA" or kinfo.algorithm != "RSA":
         how += ". The guide's -modulus commands only work for RSA keys; for this key compare the public keys as shown"
+    pair = f"The certificate and key in {cert_file}" if cert_file == key_file else f"{cert_file} and {key_file}"
     if match:
         return Finding(
             ok_code,
             Status.PASS,
-            f"{cert_file} and {key_file} belong together: {how}.",
+            f"{pair} belong together: {how}.",
             commands=commands,
             evidence=evidence | {"subject": subject},
         )

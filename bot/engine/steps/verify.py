@@ -114,9 +114,9 @@ def _no_ca(cert: x509.Certificate, cert_file: str) -> Finding:
         )
     return skip(
         "verify.no_ca",
-        f"No CA certificate among the files issued the client certificate. It was issued by "
-        f"'{issuer}': add that CA's certificate (ca.crt in the guide's onboarding, or the "
-        "exchange's client CA if the exchange signed your CSR).",
+        f"The client certificate was issued by '{issuer}', whose certificate is not among the files. "
+        "Add it to check this step: ca.crt in the guide's onboarding, or the exchange's client CA if "
+        "the exchange signed your CSR.",
         commands=(f"openssl x509 -noout -issuer -in {cert_file}",),
     )
 
