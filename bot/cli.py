@@ -13,6 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot import cli_stunnel
 from bot.engine import diagnose
 from bot.engine.inputs import MAX_FILE_BYTES
 from bot.engine.report import Report, Status
@@ -70,20 +71,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--bits", type=int, default=2048, choices=(2048, 3072, 4096), help="RSA key size (guide: 4096)")
     demo.set_defaults(handler=run_demo)
+
+    cli_stunnel.add_subparser(sub)
     return parser
 
 
 def run_diagnose(args: argparse.Namespace) -> int:
     if args.timeout <= 0 or args.timeout > 300:
         raise InputError(f"--timeout {args.timeout} is out of range: give seconds between 0.1 and 300")
-    files = read_paths(args.paths)
+    paths = expand_paths(args.paths)
+    files = [read_one(p) for p in paths]
     stunnel = read_one(Path(args.stunnel)) if args.stunnel else None
     if not files and stunnel is None and not args.connect:
         raise InputError(
             "nothing to diagnose: give the onboarding files (e.g. fix.itbit.pem ca.crt itbit-ca.pem), "
             "--connect HOST:PORT or --stunnel FILE"
         )
-    report = diagnose(files, endpoint=args.connect, stunnel=stunnel, timeout=args.timeout)
+    unreadable: dict[str, str] | None = None
+    if stunnel is not None:
+        # On this machine the files that cert/key/CAfile name can be checked too.
+        extra, unreadable = cli_stunnel.read_referenced_files(Path(args.stunnel), stunnel[1], already=paths)
+        files += extra
+    report = diagnose(
+        files, endpoint=args.connect, stunnel=stunnel, timeout=args.timeout, stunnel_unreadable=unreadable
+    )
     print(render(report, args.format, verbose=args.verbose), end="")
     return EXIT_FAILED if report.verdict is Status.FAIL else EXIT_OK
 
@@ -101,9 +112,9 @@ def use_colour() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
-def read_paths(paths: Sequence[str]) -> list[tuple[str, bytes]]:
-    """Read files and every regular file of folders, as `(name, bytes)` pairs."""
-    out: list[tuple[str, bytes]] = []
+def expand_paths(paths: Sequence[str]) -> list[Path]:
+    """The files named, with every regular file of the folders named."""
+    out: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -116,9 +127,9 @@ def read_paths(paths: Sequence[str]) -> list[tuple[str, bytes]]:
                     f"{raw} holds {len(entries)} files; give the onboarding files themselves "
                     f"(at most {MAX_FOLDER_FILES})"
                 )
-            out.extend(read_one(p) for p in entries)
+            out.extend(entries)
         else:
-            out.append(read_one(path))
+            out.append(path)
     return out
 
 

@@ -354,7 +354,7 @@ def _check_option(option: Option, section: Section, problems: list[Problem]) -> 
                 option.line,
                 option.raw,
                 f"'{option.canonical}' is a global option: inside {section.label} stunnel refuses it "
-                "(\"Specified option name is not valid here\")",
+                '("Specified option name is not valid here")',
                 f"move '{option.canonical} = {value}' above the first [section]",
             )
         )

@@ -96,6 +96,7 @@ def events(text: str) -> list[Event]:
 
     last_loading: tuple[str, str] | None = None  # ("certificate" | "private key", path)
     last_preverify: str | None = None
+    tls_up: set[str] = set()  # connection threads whose handshake completed
     for line in lines:
         msg = line.message
         loading = re.match(r"Loading (certificate|private key) from file: (.+)$", msg)
@@ -105,6 +106,9 @@ def events(text: str) -> list[Event]:
         pre = re.match(r"CERT: Pre-verification error: (.+)$", msg)
         if pre:
             last_preverify = pre.group(1).strip()
+            continue
+        if msg.startswith("TLS connected"):
+            tls_up.add(line.thread)
             continue
         if msg == "Configuration successful":
             add("config_ok", line)
@@ -153,6 +157,8 @@ def events(text: str) -> list[Event]:
             add("alert", line, alert=name, number=num, call=msg.split(":", 1)[0])
         elif re.match(r"SSL_connect", msg) and re.search(r"Connection reset by peer|unexpected eof|syscall", msg, re.I):
             add("reset_in_handshake", line)
+        elif "Connection reset by peer" in msg and line.thread in tls_up:
+            add("reset_after_handshake", line)
         elif msg.startswith("Insecure file permissions on"):
             add("insecure_permissions", line, path=msg.rsplit(" on ", 1)[-1])
         elif msg.endswith("needs authentication to prevent MITM attacks"):
@@ -160,7 +166,9 @@ def events(text: str) -> list[Event]:
         elif msg == "No trusted certificates found":
             add("no_trusted_certs", line)
         else:
-            traffic = re.match(r"Connection (?:closed|reset|closed/reset): (\d+) byte\(s\) sent to TLS, (\d+) byte", msg)
+            traffic = re.match(
+                r"Connection (?:closed|reset|closed/reset): (\d+) byte\(s\) sent to TLS, (\d+) byte", msg
+            )
             if traffic and int(traffic.group(2)) > 0:
                 add("traffic", line, to_tls=int(traffic.group(1)), to_socket=int(traffic.group(2)))
     return list(found.values())
@@ -171,4 +179,4 @@ def _config_line(message: str) -> str:
     m = re.match(r'(?P<file>.*?):(?P<line>\d+): "(?P<text>.*)": ', message)
     if not m:
         return message[:200]
-    return f'line {m.group("line")}: {m.group("text").strip()}'
+    return f"line {m.group('line')}: {m.group('text').strip()}"

@@ -58,6 +58,9 @@ class Context:
     endpoint: Endpoint | None = None
     endpoint_error: str | None = None
     stunnel: InputFile | None = None
+    # Paths named in the stunnel configuration that the front end tried and failed to
+    # read (path -> reason); None when it could not look (the Slack bot).
+    stunnel_unreadable: dict[str, str] | None = None
     timeout: float = 10.0
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     results: dict[int, StepResult] = field(default_factory=dict)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from bot.engine.certs import signature_cache
 from bot.engine.context import Context, EndpointError, parse_endpoint
 from bot.engine.inputs import InputFile, read_file
 from bot.engine.report import Finding, InputSummary, Report, Status, StepResult, worst
@@ -22,6 +23,7 @@ def diagnose(
     stunnel: tuple[str, bytes] | None = None,
     timeout: float = 10.0,
     now: dt.datetime | None = None,
+    stunnel_unreadable: Mapping[str, str] | None = None,
 ) -> Report:
     """Diagnose an mTLS onboarding from its files, as the guide's eight steps do.
 
@@ -29,7 +31,22 @@ def diagnose(
     is `"HOST:PORT"` of the FIX server (steps 3 and 4), `stunnel` a configuration file
     (step 7). Network access happens only in steps 3 and 4, bounded by `timeout`.
     `now` fixes the clock (for tests); the default is the current time.
+    `stunnel_unreadable` maps paths named in the stunnel configuration (`cert`, `key`,
+    `CAfile`) that the front end tried to read and could not, to why ("not found");
+    the files it could read are passed in `files`, named by the path as written.
     """
+    with signature_cache():
+        return _diagnose(files, endpoint, stunnel, timeout, now, stunnel_unreadable)
+
+
+def _diagnose(
+    files: Sequence[tuple[str, bytes]],
+    endpoint: str | None,
+    stunnel: tuple[str, bytes] | None,
+    timeout: float,
+    now: dt.datetime | None,
+    stunnel_unreadable: Mapping[str, str] | None,
+) -> Report:
     inputs = _read_all(files)
     context = Context(
         onboarding=assign_roles(inputs),
@@ -37,7 +54,9 @@ def diagnose(
         now=now or dt.datetime.now(dt.UTC),
     )
     if stunnel is not None:
-        context.stunnel = read_file(stunnel[0], stunnel[1])
+        context.stunnel = read_file(_clean_name(stunnel[0]), bytes(stunnel[1]))
+    if stunnel_unreadable is not None:
+        context.stunnel_unreadable = {str(k): str(v)[:200] for k, v in stunnel_unreadable.items()}
     if endpoint is not None:
         try:
             context.endpoint = parse_endpoint(endpoint)
@@ -50,7 +69,8 @@ def diagnose(
         context.results[step.NUMBER] = StepResult(step.NUMBER, step.TITLE, tuple(findings), summary)
     summaries = [InputSummary(f.name, f.kinds, context.onboarding.roles.get(f.name, "unknown")) for f in inputs]
     if context.stunnel is not None:
-        summaries.append(InputSummary(context.stunnel.name, ("stunnel-config",), "stunnel-config"))
+        kind = "stunnel-log" if context.stunnel.looks_like == "stunnel-log" else "stunnel-config"
+        summaries.append(InputSummary(context.stunnel.name, (kind,), kind))
     return Report(tuple(summaries), tuple(context.results[n] for n in sorted(context.results)))
 
 
@@ -90,8 +110,12 @@ def _run_step(step: object, context: Context) -> list[Finding]:
 
 
 def _summary(findings: list[Finding], status: Status) -> str:
-    """One line for the step: the message of the first finding with the step's status."""
-    for f in findings:
-        if f.status is status:
-            return f.message.split(". ")[0].rstrip(".") + "."
-    return findings[0].message if findings else ""
+    """One line for the step: the opening sentences of the first finding with its status."""
+    message = next((f.message for f in findings if f.status is status), findings[0].message if findings else "")
+    sentences = message.split(". ")
+    summary = sentences[0]
+    for sentence in sentences[1:]:
+        if len(summary) + len(sentence) > 160:
+            break
+        summary += ". " + sentence
+    return summary.rstrip(".") + "."

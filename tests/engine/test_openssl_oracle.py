@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -87,7 +88,5 @@ def _file_of(report: object, what: str) -> str:
     return candidates[0] if candidates else ""
 
 
-def _shell(command: str, cwd: Path) -> "subprocess.CompletedProcess[bytes]":
-    import subprocess
-
+def _shell(command: str, cwd: Path) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["bash", "-o", "pipefail", "-c", command], cwd=cwd, capture_output=True, timeout=60, check=False)

@@ -1,8 +1,15 @@
-"""Step 7: is the stunnel configuration right for these files and this endpoint?"""
+"""Step 7: is the stunnel configuration right for these files and this endpoint?
+
+The configuration comes from `--stunnel FILE` (`ctx.stunnel`) or is recognised among the
+inputs; a stunnel log (given either way) is read too. The checks live in
+`bot.engine._stunnel_check`, the readers in `_stunnel_conf` and `_stunnel_log`.
+"""
 
 from __future__ import annotations
 
+from bot.engine._stunnel_check import check_config, check_log
 from bot.engine.context import Context
+from bot.engine.inputs import InputFile
 from bot.engine.report import Finding
 from bot.engine.steps._common import skip
 
@@ -11,11 +18,30 @@ TITLE = "stunnel configuration"
 
 
 def run(ctx: Context) -> list[Finding]:
-    if ctx.stunnel is None and ctx.onboarding.stunnel_config is None:
+    configs: list[InputFile] = []
+    logs: list[InputFile] = []
+    if ctx.stunnel is not None:
+        (logs if ctx.stunnel.looks_like == "stunnel-log" else configs).append(ctx.stunnel)
+    ob = ctx.onboarding
+    if ob.stunnel_config is not None and not configs:
+        configs.append(ob.stunnel_config)
+    if ob.stunnel_log is not None and ob.stunnel_log not in logs:
+        logs.append(ob.stunnel_log)
+    if not configs and not logs:
         return [
             skip(
                 "stunnel.no_config",
                 "No stunnel configuration was given: add --stunnel FILE if the FIX client connects through stunnel.",
             )
         ]
-    return [skip("stunnel.not_available", "stunnel configuration checks are not available in this version.")]
+    findings: list[Finding] = []
+    for conf in configs:
+        if conf.text is None:
+            findings.append(
+                skip("stunnel.unreadable", f"{conf.name} is not a text file, so it is not a stunnel configuration.")
+            )
+        else:
+            findings.extend(check_config(ctx, conf))
+    for log in logs:
+        findings.extend(check_log(log.text or "", log.name))
+    return findings

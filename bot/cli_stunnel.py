@@ -1,0 +1,136 @@
+"""CLI pieces for guide step 7: `fixcheck stunnel-config`, and reading the files a config names.
+
+Wiring in bot/cli.py:
+
+    from bot import cli_stunnel
+    cli_stunnel.add_subparser(subparsers)        # adds `stunnel-config`, sets handler=cli_stunnel.run
+    ...
+    # in `diagnose`, after reading --stunnel FILE into (name, data):
+    extra, unreadable = cli_stunnel.read_referenced_files(Path(args.stunnel), data, already=paths)
+    report = diagnose(files + extra, ..., stunnel=(name, data), stunnel_unreadable=unreadable)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot.engine._stunnel_conf import referenced_paths
+from bot.engine.context import EndpointError, parse_endpoint
+from bot.engine.inputs import MAX_FILE_BYTES
+from bot.stunnel_config import DEFAULT_ACCEPT_PORT, DEFAULT_SERVICE, StunnelConfigError, config_for_files
+
+
+def read_referenced_files(
+    config_path: Path, config_data: bytes, *, already: Sequence[Path] = (), max_bytes: int = MAX_FILE_BYTES
+) -> tuple[list[tuple[str, bytes]], dict[str, str]]:
+    """Read the files that `cert`, `key` and `CAfile` name, for `diagnose()`.
+
+    Returns `(files, unreadable)`: `files` are `(path as written, bytes)` to add to the
+    diagnosis; `unreadable` maps each path that could not be read to why. Relative paths
+    are tried from the configuration's folder. Files already among `already` are skipped.
+    """
+    text = config_data.decode("utf-8", "replace")
+    seen = {p.resolve() for p in already}
+    files: list[tuple[str, bytes]] = []
+    unreadable: dict[str, str] = {}
+    for written in referenced_paths(text):
+        path = Path(os.path.expanduser(written))
+        if not path.is_absolute():
+            path = config_path.parent / path
+        try:
+            resolved = path.resolve()
+            if not resolved.exists():
+                unreadable[written] = "no such file"
+                continue
+            if resolved.is_dir():
+                unreadable[written] = "it is a directory, not a file"
+                continue
+            if resolved.stat().st_size > max_bytes:
+                unreadable[written] = "the file is too large to be a certificate or key"
+                continue
+            if resolved in seen:
+                continue
+            data = resolved.read_bytes()
+        except PermissionError:
+            unreadable[written] = "permission denied (stunnel, running as another user, may still read it)"
+            continue
+        except OSError as exc:
+            unreadable[written] = f"cannot be read ({exc.strerror or type(exc).__name__})"
+            continue
+        seen.add(resolved)
+        files.append((written, data))
+    return files, unreadable
+
+
+def add_subparser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Add `stunnel-config` to the CLI's subcommands."""
+    p = subparsers.add_parser(
+        "stunnel-config",
+        help="write a known-good stunnel client configuration for your files (guide step 7)",
+        description=(
+            "Write a stunnel client configuration from the onboarding files (fix.itbit.pem or host.crt + host.key, "
+            "and the exchange's itbit-ca.pem; a folder is read whole) and the FIX server's HOST:PORT."
+        ),
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders with the onboarding files")
+    p.add_argument("--connect", required=True, metavar="HOST:PORT", help="the FIX server address and port")
+    p.add_argument(
+        "--accept-port",
+        type=int,
+        default=DEFAULT_ACCEPT_PORT,
+        metavar="PORT",
+        help=f"local port the FIX client connects to (127.0.0.1 only; default {DEFAULT_ACCEPT_PORT})",
+    )
+    p.add_argument("--name", default=DEFAULT_SERVICE, help=f"service section name (default {DEFAULT_SERVICE})")
+    p.add_argument("--log-file", default=None, metavar="FILE", help="also write stunnel's log to FILE (output =)")
+    p.add_argument(
+        "-o", "--output", default=None, metavar="FILE", help="write the configuration here (default: stdout)"
+    )
+    p.set_defaults(handler=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """0: written; 1: the files lack something the configuration needs; 2: usage or unreadable input."""
+    try:
+        endpoint = parse_endpoint(args.connect)
+    except EndpointError as exc:
+        print(f"fixcheck: {exc}", file=sys.stderr)
+        return 2
+    paths: list[Path] = []
+    for raw in args.paths:
+        path = Path(raw)
+        if path.is_dir():
+            paths.extend(sorted(p for p in path.iterdir() if p.is_file() and p.stat().st_size <= MAX_FILE_BYTES))
+        elif path.is_file():
+            paths.append(path)
+        else:
+            print(f"fixcheck: {raw}: no such file or folder", file=sys.stderr)
+            return 2
+    try:
+        generated = config_for_files(
+            paths, endpoint, accept_port=args.accept_port, service=args.name, output=args.log_file
+        )
+    except StunnelConfigError as exc:
+        print(f"fixcheck: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"fixcheck: cannot read a file: {exc}", file=sys.stderr)
+        return 2
+    if args.output:
+        Path(args.output).write_text(generated.text, encoding="utf-8")
+        print(f"wrote {args.output}: start it with `stunnel {args.output}`", file=sys.stderr)
+    else:
+        sys.stdout.write(generated.text)
+    for note in generated.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(
+        f"Point the FIX client at 127.0.0.1:{args.accept_port}. Check it with: fixcheck diagnose --stunnel FILE "
+        f"--connect {endpoint} {' '.join(args.paths)}",
+        file=sys.stderr,
+    )
+    return 0
