@@ -1,0 +1,13 @@
+"""Listeners by kind; each package registers its own on the app."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.slack.listeners import commands, events, views
+
+
+def register_listeners(app: App) -> None:
+    commands.register(app)
+    events.register(app)
+    views.register(app)

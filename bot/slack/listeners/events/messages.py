@@ -1,0 +1,74 @@
+"""Messages: uploaded files, pasted PEM blocks and a HOST:PORT, answered in the thread.
+
+Acted on: a message with onboarding-looking files or pasted PEM blocks, anywhere the
+bot is; a message with only a `HOST:PORT` in a DM or when it mentions the bot. The bot's
+own messages, other bots, edits and deletions are ignored. Events are acknowledged by
+Bolt before this runs; the work happens in the worker pool.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.slack import endpoints
+from bot.slack.parsing import mentions, pasted_pem, plain_text, strip_pem
+from bot.slack.render import render_text
+from bot.slack.services import services_of
+from bot.slack.usage import usage
+from bot.slack.work import Job, files_to_fetch, submit, submit_call, thread_reply
+
+log = logging.getLogger(__name__)
+
+HANDLED_SUBTYPES = (None, "file_share", "thread_broadcast")
+MAX_FILES_PER_MESSAGE = 20
+
+
+def handle_message(event: dict[str, Any], context: Any, client: WebClient) -> None:
+    subtype = event.get("subtype")
+    if subtype not in HANDLED_SUBTYPES or event.get("bot_id") or event.get("hidden"):
+        return
+    user = str(event.get("user") or "")
+    if not user or user == context.get("bot_user_id"):
+        return
+    channel = str(event.get("channel") or "")
+    ts = str(event.get("ts") or "")
+    if not channel or not ts:
+        return
+    services = services_of(context)
+    text = str(event.get("text") or "")
+    is_dm = event.get("channel_type") == "im"
+    addressed = is_dm or mentions(text, context.get("bot_user_id"))
+
+    shared = list(event.get("files") or [])
+    files = files_to_fetch(shared)[:MAX_FILES_PER_MESSAGE]
+    pasted = pasted_pem(text)
+    target = endpoints.find_endpoint(plain_text(strip_pem(text)))
+    reply = thread_reply(client, channel, str(event.get("thread_ts") or ts))
+
+    notices: list[str] = []
+    if shared and not files:
+        if not addressed:
+            return  # screenshots and documents in a channel are none of our business
+        notices.append("None of the shared files looks like a certificate, key, CSR or stunnel configuration.")
+    if not files and not pasted and not (target and addressed):
+        if addressed:
+            message = render_text("\n".join([*notices, usage(services.settings)]))
+            submit_call(services, reply, lambda: reply(message))
+        return
+    if len(shared) > MAX_FILES_PER_MESSAGE:
+        notices.append(f"Only the first {MAX_FILES_PER_MESSAGE} files were read.")
+    log.info(
+        "message event: files=%d pasted_blocks=%d endpoint=%s dm=%s",
+        len(files),
+        len(pasted),
+        "yes" if target else "no",
+        is_dm,
+    )
+    submit(
+        services,
+        Job(user=user, reply=reply, files=files, pasted=pasted, target=target, notices=notices),
+        client=client,
+    )

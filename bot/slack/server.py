@@ -1,0 +1,145 @@
+"""Run the bot: HTTP (Starlette under uvicorn) or Socket Mode, chosen by the environment.
+
+- HTTP (no SLACK_APP_TOKEN): `POST /slack/events` takes events, slash commands and
+  interactivity, with signatures checked by Bolt; `GET /healthz` answers 200.
+- Socket Mode (SLACK_APP_TOKEN set): Slack's WebSocket; `GET /healthz` is still served on
+  PORT so that the same container health check works.
+
+Bolt's synchronous `App.dispatch` waits for `ack()`; it runs in a worker thread so the
+event loop keeps accepting requests while it does.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import uvicorn
+from slack_bolt import App
+from slack_bolt.adapter.starlette.handler import SlackRequestHandler, to_bolt_request, to_starlette_response
+from slack_bolt.error import BoltError
+from slack_sdk.errors import SlackApiError
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.slack import logs
+from bot.slack.app import create_app
+from bot.slack.services import Services
+from bot.slack.settings import ConfigError, Settings
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are far smaller; a larger body is not Slack
+
+
+class ThreadedSlackRequestHandler(SlackRequestHandler):
+    """Bolt's Starlette adapter, dispatching in a thread instead of on the event loop."""
+
+    async def handle(self, req: Request, addition_context_properties: dict[str, Any] | None = None) -> Response:
+        if req.method != "POST":
+            return await super().handle(req, addition_context_properties)
+        body = await req.body()
+        if len(body) > MAX_BODY_BYTES:
+            return Response(status_code=413, content="payload too large")
+        bolt_request = to_bolt_request(req, body, addition_context_properties)
+        bolt_response = await run_in_threadpool(self.app.dispatch, bolt_request)
+        return to_starlette_response(bolt_response)
+
+
+def build_asgi(app: App | None) -> Starlette:
+    """The ASGI app: the Slack endpoint (unless `app` is None, in Socket Mode) and the health check."""
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"ok": True, "mode": "http" if app is not None else "socket"})
+
+    routes = [Route(HEALTH_PATH, healthz, methods=["GET"])]
+    if app is not None:
+        handler = ThreadedSlackRequestHandler(app)
+
+        async def events(req: Request) -> Response:
+            return await handler.handle(req)
+
+        routes.append(Route(EVENTS_PATH, events, methods=["POST"]))
+    return Starlette(routes=routes)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m bot` and `fixcheck-bot`. Returns the exit status."""
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    try:
+        settings = Settings.from_env(os.environ)
+    except ConfigError as exc:
+        print(f"fixcheck-bot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    logs.configure(settings.log_level)
+    services = Services.create(settings)
+    try:
+        app = create_app(settings, services=services)
+    except (BoltError, SlackApiError) as exc:
+        print(
+            f"fixcheck-bot: Slack rejected SLACK_BOT_TOKEN (auth.test failed): {logs.redact(str(exc)).replace(chr(10), ' ')[:200]}",
+            file=sys.stderr,
+        )
+        return 2
+    except OSError as exc:
+        print(f"fixcheck-bot: cannot reach Slack at {settings.api_url}: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    try:
+        if settings.socket_mode:
+            return _run_socket_mode(app, settings)
+        log.info(
+            "fixcheck bot: HTTP mode on %s:%d (POST %s, GET %s)", settings.bind, settings.port, EVENTS_PATH, HEALTH_PATH
+        )
+        _serve(build_asgi(app), settings)
+        return 0
+    finally:
+        services.close()
+
+
+def _serve(asgi: Starlette, settings: Settings) -> None:
+    uvicorn.run(
+        asgi,
+        host=settings.bind,
+        port=settings.port,
+        log_config=logs.uvicorn_log_config(settings.log_level),
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def _run_socket_mode(app: App, settings: Settings) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    assert settings.app_token is not None
+    handler = SocketModeHandler(app, settings.app_token, web_client=app.client)
+    try:
+        handler.connect()  # type: ignore[no-untyped-call]
+    except (SlackApiError, OSError) as exc:
+        print(
+            f"fixcheck-bot: cannot open a Socket Mode connection (check SLACK_APP_TOKEN): {logs.redact(str(exc)).replace(chr(10), ' ')[:200]}",
+            file=sys.stderr,
+        )
+        return 2
+    log.info("fixcheck bot: Socket Mode connected; health check on %s:%d%s", settings.bind, settings.port, HEALTH_PATH)
+    try:
+        _serve(build_asgi(None), settings)
+    finally:
+        handler.close()  # type: ignore[no-untyped-call]
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,188 @@
+"""The work behind a reply, run in the worker pool after Slack has been acknowledged.
+
+`Job` collects what one message or command asked for; `run_job` downloads the files,
+applies the endpoint rules, runs the engine once and renders that one Report. Errors
+end in a short reply with an error id; nothing here logs message text or file bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.slack import endpoints, render
+from bot.slack.downloads import DownloadError, is_relevant
+from bot.slack.render import Message
+from bot.slack.services import Services, new_error_id
+
+log = logging.getLogger(__name__)
+
+Reply = Callable[[Message], None]
+
+
+@dataclass
+class Job:
+    """One diagnosis request, whatever front door it came through."""
+
+    user: str
+    reply: Reply
+    files: list[Mapping[str, Any]] = field(default_factory=list)  # Slack file objects to download
+    pasted: list[tuple[str, bytes]] = field(default_factory=list, repr=False)
+    target: endpoints.Target | None = None
+    stunnel: tuple[str, bytes] | None = field(default=None, repr=False)
+    notices: list[str] = field(default_factory=list)
+    title: str = "fixcheck"
+
+
+def thread_reply(client: WebClient, channel: str, thread_ts: str) -> Reply:
+    def post(message: Message) -> None:
+        client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=message.text,
+            blocks=message.blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+
+    return post
+
+
+def response_url_reply(services: Services, response_url: str) -> Reply:
+    def post(message: Message) -> None:
+        services.post_response(response_url, message.text, message.blocks)
+
+    return post
+
+
+def submit(services: Services, job: Job, *, client: WebClient | None = None) -> bool:
+    """Queue `job`; when the pool is full, say so at once instead."""
+
+    def run() -> None:
+        run_safely(job.reply, lambda: run_job(services, job, client))
+
+    if services.workers.submit(run):
+        return True
+    log.warning("worker queue full; refusing a job")
+    run_safely(
+        job.reply,
+        lambda: job.reply(render.render_text(":hourglass: fixcheck is busy right now; please try again in a minute.")),
+    )
+    return False
+
+
+def submit_call(services: Services, reply: Reply, call: Callable[[], object]) -> bool:
+    """Queue a single Slack call (open a modal, post help) that must not run in the ack path."""
+
+    def run() -> None:
+        run_safely(reply, lambda: _discard(call()))
+
+    if services.workers.submit(run):
+        return True
+    log.warning("worker queue full; dropping a reply")
+    return False
+
+
+def run_safely(reply: Reply, work: Callable[[], None]) -> None:
+    """Run `work`; any exception becomes a logged error id and a short reply."""
+    try:
+        work()
+    except Exception as exc:
+        error_id = new_error_id()
+        log.error("job failed error_id=%s: %s", error_id, type(exc).__name__, exc_info=True)
+        try:
+            reply(
+                render.render_text(
+                    f":warning: Something went wrong on fixcheck's side (error id `{error_id}`). "
+                    "Please try again; if it keeps failing, give the error id to the bot's operator."
+                )
+            )
+        except Exception as again:  # noqa: BLE001 - nothing more we can do than log it
+            log.error("could not report error_id=%s: %s", error_id, type(again).__name__)
+
+
+def run_job(services: Services, job: Job, client: WebClient | None) -> None:
+    inputs: list[tuple[str, bytes]] = []
+    notices = list(job.notices)
+    for file in job.files:
+        try:
+            full = _file_info(client, file)
+            got = services.downloader.fetch(full)
+        except DownloadError as exc:
+            notices.append(str(exc))
+            continue
+        inputs.append((got.name, got.data))
+    inputs.extend(job.pasted)
+
+    endpoint = None
+    if job.target is not None:
+        refusal = check_target(services, job.target, job.user)
+        if refusal:
+            notices.append(refusal)
+        else:
+            endpoint = str(job.target)
+
+    if not inputs and endpoint is None and job.stunnel is None:
+        text = "\n".join(f":information_source: {render.escape(n)}" for n in notices) or "Nothing to diagnose."
+        job.reply(render.render_text(text))
+        return
+    report = services.diagnose(inputs, endpoint=endpoint, stunnel=job.stunnel, timeout=services.settings.probe_timeout)
+    log.info(
+        "diagnosed inputs=%d endpoint=%s verdict=%s first_failure=%s",
+        len(inputs),
+        "yes" if endpoint else "no",
+        report.verdict.value,
+        report.to_dict()["first_failure"],
+    )
+    job.reply(render.render_report(report, notices=notices, title=job.title))
+
+
+def check_target(services: Services, target: endpoints.Target, user: str) -> str | None:
+    """The reason `target` may not be probed for `user`, or None. Runs before any connection."""
+    patterns = services.settings.allowed_endpoints
+    try:
+        endpoints.allowed(target, patterns)
+        endpoints.resolve_check(target, patterns)
+    except endpoints.Refused as exc:
+        log.info("endpoint refused: %s", target)
+        return str(exc)
+    if not services.probe_limiter.allow(user):
+        wait = services.probe_limiter.retry_after(user)
+        return (
+            f"{target} was not probed: you have reached the limit of {services.settings.probes_per_minute} "
+            f"connection checks per minute (FIXCHECK_PROBES_PER_MINUTE). Try again in about {wait} s."
+        )
+    return None
+
+
+def _file_info(client: WebClient | None, file: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Slack Connect files arrive as stubs (`file_access: check_file_info`): ask files.info."""
+    if file.get("file_access") != "check_file_info" and (file.get("url_private_download") or file.get("url_private")):
+        return file
+    if client is None or not file.get("id"):
+        raise DownloadError("a shared file could not be looked up")
+    try:
+        response = client.files_info(file=str(file["id"]))
+    except SlackApiError as exc:
+        error = exc.response.get("error", "error") if exc.response is not None else "error"
+        if error in ("missing_scope", "not_allowed_token_type", "no_permission"):
+            raise DownloadError("Slack refused files.info: the app lacks the files:read scope.") from None
+        raise DownloadError(f"Slack could not describe a shared file ({error}).") from None
+    info = response.get("file")
+    if not isinstance(info, Mapping):
+        raise DownloadError("Slack's files.info gave no file")
+    return info
+
+
+def files_to_fetch(files: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Shared files that may hold onboarding material (Slack Connect stubs are looked up later)."""
+    return [f for f in files if f.get("file_access") == "check_file_info" or is_relevant(f)]
+
+
+def _discard(_: object) -> None:
+    return None
