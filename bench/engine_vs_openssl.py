@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import serialization  # noqa: E402
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
-from bot.engine import diagnose  # noqa: E402
-from bot.onboarding import make_client, make_server  # noqa: E402
+from bot.engine import diagnose
+from bot.onboarding import make_client, make_server
 
 GUIDE_COMMANDS = [
     "openssl verify -CAfile ca.crt fix.itbit.pem",
