@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from bot.engine import _stunnel_log as slog
 from bot.engine._stunnel_conf import (
+    MAX_LINES,
     REPEATABLE,
     Option,
     Section,
@@ -37,6 +38,7 @@ _PROBLEM_CODES = {
     "bad_value": "stunnel.bad_value",
     "bad_socket": "stunnel.bad_socket",
     "inline_comment": "stunnel.inline_comment",
+    "pem_data": "stunnel.pem_data",
 }
 _TEST_CMD = "stunnel /path/to/your.conf   # with foreground = yes, the log appears in the terminal"
 
@@ -46,6 +48,18 @@ def check_config(ctx: Context, conf: InputFile) -> list[Finding]:
     config = parse(conf.text or "")
     name = conf.name
     out: list[Finding] = []
+    line_count = (conf.text or "").count("\n") + 1
+    if line_count > MAX_LINES:
+        out.append(
+            Finding(
+                "stunnel.too_long",
+                Status.WARN,
+                f"{name} has {line_count:,} lines; only the first {MAX_LINES:,} were read. A stunnel "
+                "configuration has dozens: is this the right file?",
+                "Give the configuration file stunnel is started with (e.g. /etc/stunnel/itbit.conf).",
+                (f"wc -l {name}",),
+            )
+        )
     for kind, code in _PROBLEM_CODES.items():
         problems = [p for p in config.problems if p.kind == kind]
         if problems:

@@ -16,6 +16,7 @@ stunnel's rules, as observed with stunnel 5.68 and its manual (stunnel.8):
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import re
 from collections.abc import Iterator
@@ -293,28 +294,49 @@ def parse(text: str) -> StunnelConfig:
     services: list[Section] = []
     problems: list[Problem] = []
     current = glob
-    for number, raw_line in enumerate(text.splitlines(), start=1):
+    in_pem = False
+    lines = text.splitlines()
+    for number, raw_line in enumerate(lines[:MAX_LINES], start=1):
         line = raw_line.strip()
         if not line or line[0] in ";#":
             continue
+        if _is_pem_data(line):
+            # Key or certificate text pasted into the configuration: never quote it back
+            # (it may be a private key); say once where it starts.
+            if not in_pem:
+                _add(
+                    problems,
+                    Problem(
+                        "pem_data",
+                        number,
+                        "(key or certificate data, not shown)",
+                        "certificate or key text pasted into the configuration",
+                        "cert = /full/path/to/fix.itbit.pem",
+                    ),
+                )
+            in_pem = True
+            continue
+        in_pem = False
         if line.startswith("["):
             if not line.endswith("]") or len(line) < 3:
-                problems.append(
-                    Problem("syntax", number, line, "a section name must be written [name] on a line of its own")
+                _add(
+                    problems,
+                    Problem("syntax", number, line, "a section name must be written [name] on a line of its own"),
                 )
                 continue
             current = Section(line[1:-1].strip(), number)
             services.append(current)
             continue
         if "=" not in line:
-            problems.append(
+            _add(
+                problems,
                 Problem(
                     "syntax",
                     number,
                     line,
                     "no '=' found: stunnel refuses the whole configuration",
                     _guess_fix(line),
-                )
+                ),
             )
             continue
         name, value = (part.strip() for part in line.split("=", 1))
@@ -322,6 +344,30 @@ def parse(text: str) -> StunnelConfig:
         _check_option(option, current, problems)
         current.options.append(option)
     return StunnelConfig(glob, services, problems)
+
+
+MAX_LINES = 10_000  # a real configuration has dozens; the rest is not read
+MAX_PROBLEMS = 50  # problems kept per configuration; more are only counted
+_PEM_DATA = re.compile(
+    r"^(?:[A-Za-z0-9+/]{16,}={0,2}|.*-----(?:BEGIN|END) [A-Z0-9 ]+-----.*|Proc-Type:.*|DEK-Info:.*)$"
+)
+
+
+def _is_pem_data(line: str) -> bool:
+    return bool(_PEM_DATA.match(line))
+
+
+def _add(problems: list[Problem], problem: Problem) -> None:
+    """Keep at most MAX_PROBLEMS problems: a pasted novel must not become a novel-sized report."""
+    if len(problems) < MAX_PROBLEMS:
+        problems.append(problem)
+
+
+@functools.lru_cache(maxsize=1024)
+def _closest_option(key: str) -> str | None:
+    """The known option nearest to a misspelled one (difflib is slow: ask once per name)."""
+    close = difflib.get_close_matches(key, list(_CANONICAL), n=1, cutoff=0.7)
+    return close[0] if close else None
 
 
 def _guess_fix(line: str) -> str | None:
@@ -334,21 +380,23 @@ def _guess_fix(line: str) -> str | None:
 def _check_option(option: Option, section: Section, problems: list[Problem]) -> None:
     key, value = option.key, option.value
     if key not in _CANONICAL:
-        close = difflib.get_close_matches(key, list(_CANONICAL), n=1, cutoff=0.7)
-        hint = f"did you mean {_CANONICAL[close[0]]}?" if close else "see `man stunnel` for the option names"
-        fix = f"{_CANONICAL[close[0]]} = {value}" if close else None
-        problems.append(
+        nearest = _closest_option(key)
+        hint = f"did you mean {_CANONICAL[nearest]}?" if nearest else "see `man stunnel` for the option names"
+        fix = f"{_CANONICAL[nearest]} = {value}" if nearest else None
+        _add(
+            problems,
             Problem(
                 "unknown_option",
                 option.line,
                 option.raw,
                 f"'{option.name}' is not a stunnel option ({hint}); stunnel refuses the whole configuration",
                 fix,
-            )
+            ),
         )
         return
     if section.name is not None and key in _GLOBAL_ONLY_LOWER:
-        problems.append(
+        _add(
+            problems,
             Problem(
                 "wrong_section",
                 option.line,
@@ -356,60 +404,65 @@ def _check_option(option: Option, section: Section, problems: list[Problem]) -> 
                 f"'{option.canonical}' is a global option: inside {section.label} stunnel refuses it "
                 '("Specified option name is not valid here")',
                 f"move '{option.canonical} = {value}' above the first [section]",
-            )
+            ),
         )
     comment = re.search(r"\s[;#]", value)
     if comment and key not in ("execargs", "protocolheader", "ciphers", "ciphersuites"):
         clean = value[: comment.start()].strip()
-        problems.append(
+        _add(
+            problems,
             Problem(
                 "inline_comment",
                 option.line,
                 option.raw,
                 f"stunnel has no comments after a value: '{option.canonical}' is read as '{value}'",
                 f"{option.canonical} = {clean}",
-            )
+            ),
         )
         value = clean
     if key in _YES_NO and value.lower() not in ("yes", "no"):
-        problems.append(
+        _add(
+            problems,
             Problem(
                 "bad_value",
                 option.line,
                 option.raw,
                 f"'{option.canonical}' takes yes or no, not '{value}'; stunnel refuses the configuration",
                 f"{option.canonical} = yes",
-            )
+            ),
         )
     elif key in _CHOICES and value.lower() not in (c.lower() for c in _CHOICES[key]):
         choices = " | ".join(_CHOICES[key])
-        problems.append(
+        _add(
+            problems,
             Problem(
                 "bad_value",
                 option.line,
                 option.raw,
                 f"'{option.canonical}' takes {choices}, not '{value}'",
                 f"{option.canonical} = {_CHOICES[key][0]}",
-            )
+            ),
         )
     elif key in _NUMERIC and not value.isdigit():
-        problems.append(
-            Problem("bad_value", option.line, option.raw, f"'{option.canonical}' takes a number, not '{value}'")
+        _add(
+            problems,
+            Problem("bad_value", option.line, option.raw, f"'{option.canonical}' takes a number, not '{value}'"),
         )
     elif key == "debug" and debug_level(value) is None:
-        problems.append(
+        _add(
+            problems,
             Problem(
                 "bad_value",
                 option.line,
                 option.raw,
                 f"debug takes [facility.]level (0-7 or {', '.join(DEBUG_LEVELS)}), not '{value}'",
                 "debug = info",
-            )
+            ),
         )
     elif key == "socket":
         message = socket_problem(value)
         if message:
-            problems.append(Problem("bad_socket", option.line, option.raw, message, "socket = l:TCP_NODELAY=1"))
+            _add(problems, Problem("bad_socket", option.line, option.raw, message, "socket = l:TCP_NODELAY=1"))
 
 
 def debug_level(value: str) -> int | None:

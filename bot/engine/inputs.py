@@ -25,6 +25,9 @@ from bot.engine import pem
 
 # Larger files are not parsed at all (a real bundle is a few KiB; a CA store ~200 KiB).
 MAX_FILE_BYTES = 1024 * 1024
+# Keys OpenSSL refuses to use (OPENSSL_RSA_MAX_MODULUS_BITS, OPENSSL_DSA_MAX_MODULUS_BITS):
+# stunnel and the FIX client cannot use them either, so no later step does; step 5 says so.
+MAX_KEY_BITS = {"RSA": 16384, "DSA": 10000}
 
 
 class Kind(StrEnum):
@@ -92,6 +95,7 @@ class Item:
     # The private key object, kept in memory only for the TLS handshake (step 4).
     # Never rendered, logged or serialised: `repr=False` keeps it out of reprs.
     private_key: PrivateKeyTypes | None = field(default=None, repr=False)
+    too_large: str | None = None  # "RSA 65536": a key larger than OpenSSL uses (then kind is UNREADABLE)
 
 
 @dataclass
@@ -108,6 +112,7 @@ class InputFile:
     cr_only: bool = False
     text_outside_blocks: bool = False
     near_misses: tuple[pem.NearMiss, ...] = ()
+    more_near_misses: int = 0  # past pem.MAX_NEAR_MISSES: counted, not listed
     truncated_at_limit: bool = False
     looks_like: str | None = None  # "stunnel-config", "stunnel-log" for text files
 
@@ -139,10 +144,11 @@ def read_file(name: str, data: bytes) -> InputFile:
     if text is None:
         der = _read_der(data)
         if der is not None:
+            der = _within_key_limits(der)
             return InputFile(name, len(data), FileFormat.DER, items=[der])
         return InputFile(name, len(data), FileFormat.BINARY)
     scan = pem.scan(text)
-    items = [_read_block(block, n) for n, block in enumerate(scan.blocks)]
+    items = [_within_key_limits(_read_block(block, n)) for n, block in enumerate(scan.blocks)]
     if encoding_problem == "utf-16":
         # We can read it, OpenSSL cannot: nothing in it counts, as for OpenSSL.
         items = [Item(Kind.UNREADABLE, i.label, i.index, i.first_line, openssl_error="UTF-16 text") for i in items]
@@ -158,6 +164,7 @@ def read_file(name: str, data: bytes) -> InputFile:
         cr_only=scan.cr_only,
         text_outside_blocks=scan.text_outside_blocks,
         near_misses=tuple(scan.near_misses),
+        more_near_misses=scan.more_near_misses,
         truncated_at_limit=scan.truncated_at_limit,
         looks_like=None if items or scan.near_misses else _guess_text_kind(text),
     )
@@ -211,6 +218,19 @@ def _guess_text_kind(text: str) -> str | None:
     return None
 
 
+def _within_key_limits(item: Item) -> Item:
+    """An item whose key is larger than OpenSSL will use becomes unreadable, and says why."""
+    info = item.public_key
+    limit = MAX_KEY_BITS.get(info.algorithm) if info is not None else None
+    if info is None or limit is None or info.bits <= limit:
+        return item
+    item.kind = Kind.UNREADABLE
+    item.too_large = info.detail
+    item.openssl_error = f"{info.detail}-bit key: larger than the {limit} bits OpenSSL uses"
+    item.cert = item.csr = item.private_key = item.public_key = None
+    return item
+
+
 def _read_block(block: pem.PemBlock, index: int) -> Item:
     label = block.label
     item = Item(Kind.UNREADABLE, label, index, first_line=block.first_line, problems=block.problems)
@@ -232,7 +252,7 @@ def _read_block(block: pem.PemBlock, index: int) -> Item:
             item.openssl_error = _short(exc)
             return item
         item.kind = Kind.CSR
-        item.public_key = _public_info(item.csr.public_key())
+        item.public_key = _csr_public_info(item.csr)
         return item
     if label in ("PUBLIC KEY", "RSA PUBLIC KEY"):
         item.kind = Kind.PUBLIC_KEY
@@ -252,13 +272,25 @@ def _read_certificate(item: Item, block: pem.PemBlock) -> Item:
         item.openssl_error = _openssl_reason(exc)
         return item
     try:
-        item.cert = openssl_cert.to_cryptography()
-    except ValueError as exc:
-        item.openssl_error = _short(exc)
+        cert = _fields_parsed(openssl_cert.to_cryptography())
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
+        item.openssl_error = "malformed certificate fields: " + _short(exc)
         return item
+    item.cert = cert
     item.kind = Kind.CERTIFICATE
     item.public_key = _cert_public_info(item.cert)
     return item
+
+
+def _fields_parsed(cert: x509.Certificate) -> x509.Certificate:
+    """`cert`, once the fields the steps read have been parsed (or a ValueError & co. raised).
+
+    `cryptography` parses names, dates and the version lazily, and more strictly than
+    OpenSSL: parse them here, so that no later step meets a field it cannot read.
+    """
+    _ = (cert.version, cert.subject, cert.issuer, cert.serial_number)
+    _ = (cert.not_valid_before_utc, cert.not_valid_after_utc)
+    return cert
 
 
 def _read_private_key(item: Item, block: pem.PemBlock) -> Item:
@@ -293,9 +325,9 @@ def _read_der(data: bytes) -> Item | None:
     if not data.startswith(b"\x30"):
         return None
     try:
-        cert = x509.load_der_x509_certificate(data)
+        cert = _fields_parsed(x509.load_der_x509_certificate(data))
         return Item(Kind.CERTIFICATE, "DER", 0, cert=cert, public_key=_cert_public_info(cert))
-    except ValueError:
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion):
         pass
     try:
         key = serialization.load_der_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
@@ -313,7 +345,7 @@ def _read_der(data: bytes) -> Item | None:
         pass  # not a DER key: try a CSR next
     try:
         csr = x509.load_der_x509_csr(data)
-        return Item(Kind.CSR, "DER", 0, csr=csr, public_key=_public_info(csr.public_key()))
+        return Item(Kind.CSR, "DER", 0, csr=csr, public_key=_csr_public_info(csr))
     except ValueError:
         return None
 
@@ -327,6 +359,13 @@ def _cert_public_info(cert: x509.Certificate) -> PublicKeyInfo | None:
     try:
         return _public_info(cert.public_key())
     except (ValueError, Exception):  # noqa: BLE001 - unsupported key types stay unknown
+        return None
+
+
+def _csr_public_info(csr: x509.CertificateSigningRequest) -> PublicKeyInfo | None:
+    try:
+        return _public_info(csr.public_key())
+    except (ValueError, UnsupportedAlgorithm):  # an unknown or malformed key: still a CSR
         return None
 
 

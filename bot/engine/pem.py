@@ -16,6 +16,8 @@ from enum import StrEnum
 
 # OpenSSL stops looking after this many blocks; we do the same to bound the work.
 MAX_BLOCKS = 500
+# Near misses reported per file; the rest are only counted (`PemScan.more_near_misses`).
+MAX_NEAR_MISSES = 20
 
 _BEGIN = re.compile(r"^-----BEGIN ([A-Z0-9 ]+)-----[ \t]*$")
 _END = re.compile(r"^-----END ([A-Z0-9 ]+)-----[ \t]*$")
@@ -76,6 +78,7 @@ class PemScan:
     cr_only: bool = False
     text_outside_blocks: bool = False
     truncated_at_limit: bool = False
+    more_near_misses: int = 0  # near misses past MAX_NEAR_MISSES, not listed
 
 
 def scan(text: str) -> PemScan:
@@ -99,7 +102,9 @@ def scan(text: str) -> PemScan:
         begin = _BEGIN.match(line) if line.startswith("-----") else None
         if not begin:
             miss = _near_miss(line, i + 1)
-            if miss is not None:
+            if miss is not None and len(result.near_misses) >= MAX_NEAR_MISSES:
+                result.more_near_misses += 1
+            elif miss is not None:
                 result.near_misses.append(miss)
             elif line.strip():
                 result.text_outside_blocks = True

@@ -9,7 +9,13 @@ from __future__ import annotations
 import re
 
 _LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
-_PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----.*?-----END \1-----", re.DOTALL)
+# A block ends at its END line, never past the next BEGIN line or MAX_PEM_BLOCK characters: the
+# search stays linear in the text (`.*?` up to a missing END made it quadratic: a 200 KB message
+# of BEGIN lines held the acknowledgement for minutes).
+MAX_PEM_BLOCK = 64 * 1024  # an RSA 16384 key is about 13 KB of PEM
+_PEM_BLOCK = re.compile(
+    r"-----BEGIN ([A-Z0-9 ]{1,40})-----(?:(?!-----BEGIN )[\s\S]){0,%d}?-----END \1-----" % MAX_PEM_BLOCK
+)
 _MENTION = re.compile(r"<@[A-Z0-9]+>")
 # Between two blocks of one paste there is only white space or code-fence back-ticks.
 _GLUE = re.compile(r"^[\s`]*$")

@@ -46,12 +46,44 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
     async def handle(self, req: Request, addition_context_properties: dict[str, Any] | None = None) -> Response:
         if req.method != "POST":
             return await super().handle(req, addition_context_properties)
-        body = await req.body()
-        if len(body) > MAX_BODY_BYTES:
+        body = await read_capped(req, MAX_BODY_BYTES)
+        if body is None:
             return Response(status_code=413, content="payload too large")
-        bolt_request = to_bolt_request(req, body, addition_context_properties)
+        try:
+            bolt_request = to_bolt_request(req, body, addition_context_properties)
+        except ValueError:  # invalid JSON (or `payload=`), undecodable bytes: Bolt would raise a 500
+            return Response(status_code=400, content="malformed request body")
+        if not well_formed(bolt_request.body):
+            return Response(status_code=400, content="malformed request body")
         bolt_response = await run_in_threadpool(self.app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
+
+
+async def read_capped(req: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is known to exceed `limit` bytes (never read whole)."""
+    declared = req.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in req.stream():
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def well_formed(body: object) -> bool:
+    """What Bolt's middleware assumes of a payload: a JSON object whose `event` (if any) is an object.
+
+    Anything else made Bolt's authorization middleware raise, answered 500 (Slack retries
+    those) and logged a traceback per request.
+    """
+    if not isinstance(body, dict):
+        return False
+    event = body.get("event")
+    return event is None or isinstance(event, dict)
 
 
 def build_asgi(app: App | None) -> Starlette:

@@ -242,3 +242,17 @@ def test_parser_semantics() -> None:
 def test_config_recognised_among_files() -> None:
     report = diagnose([("itbit.conf", GOOD.encode())])
     assert report.step(7).findings[0].code == "stunnel.ok"
+
+
+def test_long_configuration_is_bounded_and_says_so() -> None:
+    """100,000 lines: read up to the limit, quickly, with one finding saying so."""
+    import time
+
+    from bot.engine import diagnose
+
+    started = time.monotonic()
+    report = diagnose([], stunnel=("stunnel.conf", b"client = yes\n" + b"a = b\n" * 100_000))
+    assert time.monotonic() - started < 10
+    codes = [f.code for f in report.step(7).findings]
+    assert "stunnel.too_long" in codes
+    assert len(str(report.to_dict())) < 100_000

@@ -92,12 +92,13 @@ def alert_name(number: int) -> str:
 
 def verify_error_text(number: int) -> str:
     """OpenSSL's own text for verify error `number`, as `openssl s_client` prints it."""
+    text: str | None = None
     try:
-        from OpenSSL._util import ffi, lib  # noqa: PLC0415 - private, optional
+        from OpenSSL._util import ffi, lib  # private, optional: the table below is a fine answer
 
         raw = lib.X509_verify_cert_error_string(number)
         if raw != ffi.NULL:
-            return str(ffi.string(raw).decode("ascii", "replace"))
-    except Exception:  # noqa: BLE001 - the table below is a fine answer
-        pass
-    return _VERIFY_TEXT_FALLBACK.get(number, f"verify error {number}")
+            text = str(ffi.string(raw).decode("ascii", "replace"))
+    except Exception:  # noqa: BLE001
+        text = None
+    return text or _VERIFY_TEXT_FALLBACK.get(number, f"verify error {number}")

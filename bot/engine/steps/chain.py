@@ -17,6 +17,8 @@ from bot.engine.steps._common import CLIENT_CA, q, skip
 NUMBER = 2
 TITLE = "CA file holds the complete chain"
 
+MAX_UNRELATED_LISTED = 10  # a CA store pasted as ca.crt must not give hundreds of findings
+
 COMPLETE_CHAIN = (
     "The CA file must hold every intermediate CA certificate and end with the root "
     "certificate (Issuer equal to Subject), each Issuer being the Subject of the next "
@@ -117,7 +119,7 @@ def run(ctx: Context) -> list[Finding]:
                 evidence,
             )
         )
-    for c in unrelated:
+    for c in unrelated[:MAX_UNRELATED_LISTED]:
         findings.append(
             Finding(
                 "chain.unrelated_certificate",
@@ -128,6 +130,18 @@ def run(ctx: Context) -> list[Finding]:
                 "Keep only the CA certificates that issued your client certificate, up to the root.",
                 commands,
                 {"subject": certs.name(c.subject), "issuer": certs.name(c.issuer)},
+            )
+        )
+    if len(unrelated) > MAX_UNRELATED_LISTED:
+        findings.append(
+            Finding(
+                "chain.more_unrelated",
+                Status.WARN,
+                f"{len(unrelated) - MAX_UNRELATED_LISTED} more certificate(s) in the CA file are not part of the "
+                "client certificate's chain (not listed one by one).",
+                "Keep only the CA certificates that issued your client certificate, up to the root.",
+                commands,
+                {"more": len(unrelated) - MAX_UNRELATED_LISTED},
             )
         )
     if not any(f.status is Status.FAIL for f in findings):

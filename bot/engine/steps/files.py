@@ -8,11 +8,12 @@ key, text around the blocks, a chain appended to the bundle) are noted, not fail
 from __future__ import annotations
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 
 from bot.engine import certs
 from bot.engine.context import Context
-from bot.engine.inputs import MAX_FILE_BYTES, FileFormat, InputFile, Item, KeyFormat, Kind
+from bot.engine.inputs import MAX_FILE_BYTES, MAX_KEY_BITS, FileFormat, InputFile, Item, KeyFormat, Kind
 from bot.engine.pem import MAX_BLOCKS, PemProblem
 from bot.engine.report import Finding, Status
 from bot.engine.roles import Onboarding, Role
@@ -23,6 +24,8 @@ TITLE = "Files hold what the guide expects"
 
 MIN_RSA_BITS = 2048  # OpenSSL 3's default security level 2 refuses smaller RSA keys
 MIN_EC_BITS = 224
+MAX_FINDINGS_PER_FILE = 20  # a file with thousands of bad blocks must not give thousands of findings
+MAX_KEY_BITS_TEXT = ", ".join(f"{alg} up to {bits} bits" for alg, bits in MAX_KEY_BITS.items())
 
 _ROLE_WORDS = {
     Role.CLIENT_BUNDLE: "client certificate and key (fix.itbit.pem)",
@@ -44,7 +47,7 @@ def run(ctx: Context) -> list[Finding]:
         return [Finding("files.none", Status.SKIP, "No files were given. Add fix.itbit.pem, ca.crt and itbit-ca.pem.")]
     findings: list[Finding] = []
     for f in ob.files:
-        findings.extend(_file_findings(f, ob.roles.get(f.name, Role.UNKNOWN)))
+        findings.extend(_capped(f, _file_findings(f, ob.roles.get(f.name, Role.UNKNOWN))))
     findings.extend(_composition(ob))
     findings.extend(_weak_keys(ob))
     worst_bad = [x for x in findings if x.status in (Status.FAIL, Status.WARN)]
@@ -68,6 +71,26 @@ def run(ctx: Context) -> list[Finding]:
             Finding("files.inventory", Status.PASS, "What each file was recognised as.", evidence={"files": inventory})
         )
     return findings
+
+
+def _capped(f: InputFile, findings: list[Finding]) -> list[Finding]:
+    """At most MAX_FINDINGS_PER_FILE findings for one file; one more says how many were left out."""
+    if len(findings) <= MAX_FINDINGS_PER_FILE:
+        return findings
+    kept, rest = findings[: MAX_FINDINGS_PER_FILE - 1], findings[MAX_FINDINGS_PER_FILE - 1 :]
+    status = max((x.status for x in rest), key=lambda s: s.rank)
+    codes = sorted({x.code for x in rest})
+    return [
+        *kept,
+        Finding(
+            "files.more_problems",
+            status,
+            f"{f.name} has {len(rest)} more problem(s) like those above ({', '.join(codes)}), not listed one by one.",
+            "Fix the problems above first, or copy the file again from the original.",
+            (f"grep -n -- '-----' {q(f.name, 'file')} | head -50",),
+            {"file": f.name, "more": len(rest), "codes": codes},
+        ),
+    ]
 
 
 def _file_findings(f: InputFile, role: Role) -> list[Finding]:
@@ -106,11 +129,12 @@ def _file_findings(f: InputFile, role: Role) -> list[Finding]:
     if f.format is FileFormat.DER:
         item = f.items[0]
         tool = {"certificate": "x509", "csr": "req"}.get(item.kind.value, "pkey")
+        what = "certificate or key" if item.kind is Kind.UNREADABLE else item.kind.value
         out.append(
             _fail(
                 "files.der",
                 f,
-                f"{f.name} holds a {item.kind.value} in binary DER form; stunnel and FIX clients read PEM text (-----BEGIN ...).",
+                f"{f.name} holds a {what} in binary DER form; stunnel and FIX clients read PEM text (-----BEGIN ...).",
                 "Convert it to PEM and use the converted file.",
                 (f"openssl {tool} -inform DER -in {name} -out {q(f.name + '.pem', 'out.pem')}",),
             )
@@ -150,6 +174,17 @@ def _file_findings(f: InputFile, role: Role) -> list[Finding]:
                 {"line": miss.line, "problem": miss.problem.value},
             )
         )
+    if f.more_near_misses:
+        out.append(
+            _fail(
+                "files.pem_marker",
+                f,
+                f"{f.name} has {f.more_near_misses} more BEGIN/END lines that OpenSSL will not see (only the first {len(f.near_misses)} are listed).",
+                "Copy the blocks again exactly as issued, with no leading spaces and five ASCII dashes on each side.",
+                (f"grep -n -- 'BEGIN\\|END' {name} | cat -A | head -50",),
+                {"more": f.more_near_misses},
+            )
+        )
     if f.encoding_problem != "utf-16":  # already explained once for the whole file
         for item in f.items:
             out.extend(_item_findings(f, item, role))
@@ -168,7 +203,7 @@ def _file_findings(f: InputFile, role: Role) -> list[Finding]:
         and role is Role.UNKNOWN
         and not f.near_misses
         and not f.cr_only
-        and f.encoding_problem is None
+        and f.encoding_problem in (None, "bom")
     ):
         out.append(
             Finding(
@@ -188,6 +223,18 @@ def _item_findings(f: InputFile, item: Item, role: Role) -> list[Finding]:
     name = q(f.name, "file")
     where = f"{f.name}, block {item.index + 1} ({item.label}, line {item.first_line})"
     if item.kind is Kind.UNREADABLE:
+        if item.too_large is not None:
+            tool = "x509" if "CERTIFICATE" in item.label and "REQUEST" not in item.label else "pkey"
+            return [
+                _fail(
+                    "files.key_too_large",
+                    f,
+                    f"{where} holds a {item.too_large}-bit key, larger than OpenSSL (and so stunnel and the FIX client) will use: {MAX_KEY_BITS_TEXT}. It was not used in the other steps.",
+                    "Regenerate the key and certificate with the guide's commands (openssl genrsa -out host.key 4096).",
+                    (f"openssl {tool} -noout -text -in {name} | grep -i 'Public-Key'",),
+                    {"key": item.too_large},
+                )
+            ]
         if PemProblem.ELIDED in item.problems:
             return [
                 _fail(
@@ -452,7 +499,10 @@ def _weak_keys(ob: Onboarding) -> list[Finding]:
                     )
                 )
             if item.cert is not None and not certs.is_self_signed(item.cert):
-                algo = item.cert.signature_hash_algorithm
+                try:
+                    algo = item.cert.signature_hash_algorithm
+                except UnsupportedAlgorithm:  # an algorithm `cryptography` does not know: not MD5/SHA-1
+                    algo = None
                 if algo is not None and algo.name in ("md5", "sha1"):
                     out.append(
                         Finding(

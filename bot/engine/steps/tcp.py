@@ -1,13 +1,37 @@
-"""Step 3: can a TCP connection reach the FIX server (the guide's telnet check)?"""
+"""Step 3: can a TCP connection reach the FIX server (the guide's telnet check)?
+
+Every address the name resolves to (IPv4 and IPv6) is tried at once, within the
+timeout. The probe then starts the TLS handshake on the same connection (step 4 reads
+its result): a server that resets or closes before sending a single byte is this
+step's finding, because that is what the exchange's IP allow-list does.
+"""
 
 from __future__ import annotations
 
-from bot.engine.context import Context
-from bot.engine.report import Finding
+import shlex
+from typing import Any
+
+from bot.engine import net
+from bot.engine.context import Context, Endpoint
+from bot.engine.net.tcp import TcpResult
+from bot.engine.report import Finding, Status
 from bot.engine.steps._common import skip
 
 NUMBER = 3
 TITLE = "TCP connection to the FIX server"
+
+PUBLIC_IP_COMMAND = "curl -s https://checkip.amazonaws.com"
+
+GUIDE_REMEDIATION = (
+    "Use the FIX server address and port provided by the exchange during onboarding. If they are right, "
+    "the connection is blocked on the way, most often by your corporate firewall: ask your network team to "
+    "allow outbound TCP to {target}."
+)
+
+
+def commands_for(ep: Endpoint) -> tuple[str, ...]:
+    host = shlex.quote(ep.host)
+    return (f"telnet {host} {ep.port}", f"nc -vz {host} {ep.port}")
 
 
 def run(ctx: Context) -> list[Finding]:
@@ -19,9 +43,162 @@ def run(ctx: Context) -> list[Finding]:
                 or "No endpoint was given: add --connect HOST:PORT (the FIX server address and port from onboarding) to check connectivity.",
             )
         ]
-    return [
-        skip(
-            "tcp.not_available",
-            f"Connectivity checks are not available in this version; {ctx.endpoint} was not contacted.",
+    ep = ctx.endpoint
+    probe = net.probe(ctx)
+    if probe is None:  # pragma: no cover - an endpoint is set
+        return [skip("tcp.no_endpoint", "No endpoint was given.")]
+    tcp = probe.tcp
+    commands = commands_for(ep)
+    evidence: dict[str, Any] = {
+        "endpoint": str(ep),
+        "timeout_s": ctx.timeout,
+        "dns_ms": round(tcp.dns_ms, 1),
+        "addresses": [a.to_evidence() for a in tcp.attempts],
+    }
+    if tcp.dns_error is not None:
+        return [_dns(ep, tcp, evidence)]
+    connected = tcp.connected
+    if connected is None:
+        return [_not_connected(ep, tcp, evidence, commands)]
+    evidence["connected_to"] = connected.address
+    evidence["connect_ms"] = round(connected.ms, 1)
+    if probe.reset_before_any_byte and probe.tls is not None:
+        how = "reset" if probe.tls.outcome == "reset" else "closed"
+        evidence["closed_by_server"] = how
+        evidence["closed_after_ms"] = round(probe.tls.total_ms, 1)
+        return [
+            _reset(
+                ep,
+                evidence,
+                commands,
+                f"TCP connected to {_where(ep, connected.address)} in {_ms(connected.ms)}, but the server {how} the "
+                f"connection {probe.tls.total_ms:.0f} ms later without sending a single byte, not even an answer "
+                "to the TLS hello.",
+            )
+        ]
+    others = [a for a in tcp.attempts if a is not connected and a.outcome not in ("connected", "pending")]
+    findings = [
+        Finding(
+            "tcp.ok",
+            Status.PASS,
+            f"Connected to {_where(ep, connected.address)} in {_ms(connected.ms)}.",
+            commands=commands,
+            evidence=evidence,
         )
     ]
+    slow = [a for a in others if a.outcome in ("timeout", "refused")]
+    if slow:
+        listed = ", ".join(f"{a.address} ({a.outcome})" for a in slow)
+        findings.append(
+            Finding(
+                "tcp.some_addresses_failed",
+                Status.WARN,
+                f"{ep.host} also resolves to addresses that did not connect: {listed}. A FIX client or stunnel "
+                "that tries those first may be slow to connect or fail.",
+                GUIDE_REMEDIATION.format(target=listed)
+                + " Or connect to the address that works, if the exchange confirms it is the right one.",
+                commands,
+                evidence,
+            )
+        )
+    return findings
+
+
+def _ms(ms: float) -> str:
+    return f"{ms:.1f} ms" if ms < 10 else f"{ms:.0f} ms"
+
+
+def _where(ep: Endpoint, address: str) -> str:
+    return str(ep) if address == str(ep) else f"{ep} ({address})"
+
+
+def _reset(ep: Endpoint, evidence: dict[str, Any], commands: tuple[str, ...], what: str) -> Finding:
+    return Finding(
+        "tcp.reset",
+        Status.FAIL,
+        f"{what} This is what the exchange's IP allow-list does to a source address it does not know: your "
+        "public IP address is most likely not registered with the exchange.",
+        "Send the exchange the public IP address your FIX connections come from and ask them to allow it; "
+        f"find it with `{PUBLIC_IP_COMMAND}` on the FIX client's machine (behind a NAT, proxy or VPN it is "
+        "the gateway's address, which this command shows). If the address is already registered, check "
+        f"that {ep} is the FIX (TLS) address and port from onboarding.",
+        (*commands, PUBLIC_IP_COMMAND),
+        evidence,
+    )
+
+
+def _dns(ep: Endpoint, tcp: TcpResult, evidence: dict[str, Any]) -> Finding:
+    evidence["dns_error"] = tcp.dns_error
+    if tcp.dns_error_code is not None:
+        evidence["dns_error_code"] = tcp.dns_error_code
+    host = shlex.quote(ep.host)
+    if tcp.dns_timed_out:
+        why = f"DNS did not answer for {ep.host} within {tcp.timeout:g} s"
+    else:
+        why = f"{ep.host} could not be resolved to an address ({tcp.dns_error})"
+    return Finding(
+        "tcp.dns",
+        Status.FAIL,
+        f"{why}, so no connection was attempted. Check the spelling against the FIX server address from onboarding.",
+        "Use the FIX server address and port provided by the exchange during onboarding. If the name is right, "
+        "this machine's DNS cannot resolve it (an internal-only resolver, or a network that allows only a proxy): "
+        "ask your network team, or test from the machine that runs the FIX client.",
+        (f"getent hosts {host}", f"nslookup {host}", *commands_for(ep)),
+        evidence,
+    )
+
+
+def _not_connected(ep: Endpoint, tcp: TcpResult, evidence: dict[str, Any], commands: tuple[str, ...]) -> Finding:
+    outcomes = [a.outcome for a in tcp.attempts]
+    tried = ", ".join(f"{a.address} ({a.outcome}, {a.ms:.0f} ms)" for a in tcp.attempts)
+    target = ", ".join(a.address for a in tcp.attempts)
+    if "refused" in outcomes:
+        return Finding(
+            "tcp.refused",
+            Status.FAIL,
+            f"Connection to {ep} refused: nothing accepts connections on port {ep.port} there, or a firewall "
+            f"rejects them. Tried: {tried}.",
+            "You are either connecting to a wrong server:port, or the connection is blocked by a firewall. Use the "
+            "FIX server address and port provided by the exchange during onboarding (sandbox and production "
+            "differ).",
+            commands,
+            evidence,
+        )
+    if "reset" in outcomes:
+        reset = next(a for a in tcp.attempts if a.outcome == "reset")
+        evidence["closed_by_server"] = "reset"
+        return _reset(
+            ep,
+            evidence,
+            commands,
+            f"The server at {reset.address} accepted the TCP connection and reset it at once "
+            f"({reset.ms:.0f} ms), before sending a single byte.",
+        )
+    if "timeout" in outcomes:
+        return Finding(
+            "tcp.timeout",
+            Status.FAIL,
+            f"No answer from {ep} within {tcp.timeout:g} s: the connection attempt is being dropped silently, "
+            f"which is what a firewall does. Tried: {tried}.",
+            GUIDE_REMEDIATION.format(target=target)
+            + f" Also make sure the exchange has your public IP address (`{PUBLIC_IP_COMMAND}`).",
+            (*commands, PUBLIC_IP_COMMAND),
+            evidence,
+        )
+    if "unreachable" not in outcomes:
+        return Finding(
+            "tcp.error",
+            Status.FAIL,
+            f"Could not connect to {ep}. Tried: {tried}.",
+            GUIDE_REMEDIATION.format(target=target),
+            commands,
+            evidence,
+        )
+    return Finding(
+        "tcp.unreachable",
+        Status.FAIL,
+        f"{ep} cannot be reached from this machine (no route to the address). Tried: {tried}.",
+        GUIDE_REMEDIATION.format(target=target) + " Check that this machine has a route to the internet.",
+        commands,
+        evidence,
+    )

@@ -1,0 +1,208 @@
+"""Resolve a host to every address and connect to them, each bounded by the timeout.
+
+This is the guide's `telnet HOST PORT`, done to every address the name resolves to
+(IPv4 and IPv6) at once, so one firewalled address cannot hide behind another and the
+whole check still takes at most the timeout.
+"""
+
+from __future__ import annotations
+
+import errno
+import selectors
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+# After one address connected, the others get this much longer to answer.
+GRACE_AFTER_FIRST = 0.25
+
+Resolver = Any  # socket.getaddrinfo's signature; replaced in tests
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One address tried: how it ended and how long it took."""
+
+    family: str  # "IPv4" / "IPv6"
+    address: str
+    outcome: str  # connected | refused | reset | timeout | unreachable | error | pending
+    ms: float
+    error: str | None = None
+
+    def to_evidence(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "address": self.address,
+            "family": self.family,
+            "outcome": self.outcome,
+            "ms": round(self.ms, 1),
+        }
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class TcpResult:
+    host: str
+    port: int
+    timeout: float
+    dns_ms: float = 0.0
+    dns_error: str | None = None
+    dns_error_code: int | None = None  # socket.EAI_*
+    dns_timed_out: bool = False
+    attempts: list[Attempt] = field(default_factory=list)
+    sock: socket.socket | None = field(default=None, repr=False)  # the connected socket, caller closes
+    sockaddr: tuple[Any, ...] | None = None
+
+    @property
+    def connected(self) -> Attempt | None:
+        for a in self.attempts:
+            if a.outcome == "connected" and self.sockaddr is not None and a.address == _fmt(self.sockaddr):
+                return a
+        return None
+
+
+def _fmt(sockaddr: tuple[Any, ...]) -> str:
+    host = str(sockaddr[0])
+    return f"[{host}]:{sockaddr[1]}" if ":" in host else f"{host}:{sockaddr[1]}"
+
+
+def resolve(
+    host: str, port: int, timeout: float, resolver: Resolver = None
+) -> tuple[list[tuple[int, tuple[Any, ...]]], str | None, int | None, bool]:
+    """Every (family, sockaddr) `host` resolves to, in the resolver's order.
+
+    Returns (addresses, error text, EAI code, timed out). getaddrinfo cannot be
+    interrupted, so it runs in a daemon thread and is abandoned after `timeout`.
+    """
+    lookup = resolver or socket.getaddrinfo
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = lookup(host, port, 0, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        except socket.gaierror as exc:
+            box["gaierror"] = exc
+        except (OSError, UnicodeError, ValueError) as exc:
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="fixcheck-dns", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        return [], f"no answer from DNS within {timeout:g} s", None, True
+    if "gaierror" in box:
+        exc = box["gaierror"]
+        return [], str(exc.strerror or exc), int(exc.errno) if exc.errno is not None else None, False
+    if "error" in box:
+        return [], str(box["error"]), None, False
+    seen: set[tuple[Any, ...]] = set()
+    out: list[tuple[int, tuple[Any, ...]]] = []
+    for family, _type, _proto, _canon, sockaddr in box["result"]:
+        key = (family, sockaddr[:2])
+        if family in (socket.AF_INET, socket.AF_INET6) and key not in seen:
+            seen.add(key)
+            out.append((family, tuple(sockaddr)))
+    return out, None, None, False
+
+
+def connect(host: str, port: int, timeout: float, resolver: Resolver = None) -> TcpResult:
+    """Resolve `host` and connect to all its addresses in parallel within `timeout`.
+
+    The returned `sock` is connected to the first address (in resolver order) that
+    accepted; the caller owns it. Other sockets are closed here.
+    """
+    result = TcpResult(host, port, timeout)
+    t0 = time.monotonic()
+    addresses, error, code, timed_out = resolve(host, port, timeout, resolver)
+    result.dns_ms = (time.monotonic() - t0) * 1000
+    if error is not None or not addresses:
+        result.dns_error = error or "the name resolved to no IPv4 or IPv6 address"
+        result.dns_error_code = code
+        result.dns_timed_out = timed_out
+        return result
+
+    sel = selectors.DefaultSelector()
+    pending: dict[int, tuple[int, socket.socket, tuple[Any, ...], float]] = {}
+    outcomes: dict[int, Attempt] = {}
+    connected: dict[int, socket.socket] = {}
+    try:
+        for i, (family, sockaddr) in enumerate(addresses):
+            label = "IPv6" if family == socket.AF_INET6 else "IPv4"
+            start = time.monotonic()
+            try:
+                s = socket.socket(family, socket.SOCK_STREAM)
+            except OSError as exc:
+                outcomes[i] = Attempt(label, _fmt(sockaddr), "error", 0.0, exc.strerror or str(exc))
+                continue
+            s.setblocking(False)
+            rc = s.connect_ex(sockaddr)
+            if rc == 0:
+                outcomes[i] = Attempt(label, _fmt(sockaddr), "connected", (time.monotonic() - start) * 1000)
+                connected[i] = s
+            elif rc in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+                pending[i] = (family, s, sockaddr, start)
+                sel.register(s, selectors.EVENT_WRITE, i)
+            else:
+                outcomes[i] = _failed(label, sockaddr, rc, start)
+                s.close()
+        deadline = t0 + timeout
+        first_at: float | None = time.monotonic() if connected else None
+        while pending:
+            now = time.monotonic()
+            if first_at is not None:
+                deadline = min(deadline, first_at + GRACE_AFTER_FIRST)
+            if now >= deadline:
+                break
+            for key, _mask in sel.select(deadline - now):
+                i = int(key.data)
+                family, s, sockaddr, start = pending.pop(i)
+                sel.unregister(s)
+                label = "IPv6" if family == socket.AF_INET6 else "IPv4"
+                rc = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if rc == 0:
+                    outcomes[i] = Attempt(label, _fmt(sockaddr), "connected", (time.monotonic() - start) * 1000)
+                    connected[i] = s
+                    first_at = first_at or time.monotonic()
+                else:
+                    outcomes[i] = _failed(label, sockaddr, rc, start)
+                    s.close()
+        for i, (family, s, sockaddr, start) in pending.items():
+            label = "IPv6" if family == socket.AF_INET6 else "IPv4"
+            outcome = "pending" if connected else "timeout"
+            note = (
+                "not answered yet when another address had connected"
+                if connected
+                else f"no answer within {timeout:g} s"
+            )
+            outcomes[i] = Attempt(label, _fmt(sockaddr), outcome, (time.monotonic() - start) * 1000, note)
+            s.close()
+        pending.clear()
+    finally:
+        sel.close()
+        for _f, s, _a, _st in pending.values():
+            s.close()
+    result.attempts = [outcomes[i] for i in sorted(outcomes)]
+    if connected:
+        first = min(connected)
+        result.sock = connected.pop(first)
+        result.sockaddr = addresses[first][1]
+    for s in connected.values():
+        s.close()
+    return result
+
+
+def _failed(label: str, sockaddr: tuple[Any, ...], rc: int, start: float) -> Attempt:
+    if rc == errno.ECONNREFUSED:
+        outcome = "refused"
+    elif rc in (errno.ECONNRESET, errno.ECONNABORTED, errno.EPIPE):
+        outcome = "reset"  # accepted, then reset before connect() returned
+    elif rc == errno.ETIMEDOUT:
+        outcome = "timeout"
+    elif rc in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+        outcome = "unreachable"
+    else:
+        outcome = "error"
+    return Attempt(label, _fmt(sockaddr), outcome, (time.monotonic() - start) * 1000, errno.errorcode.get(rc, str(rc)))
