@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.demo_server import network_cases
 from bot.engine import diagnose
 from bot.engine.report import Status
 from bot.onboarding import ClientFiles, ServerFiles, make_client, make_server, openssl, sign_host_with_dates
@@ -22,9 +23,12 @@ from bot.render import render_text
 
 @dataclass(frozen=True)
 class Scenario:
+    """One diagnosis to show, and the finding code it must produce (None: nothing fails)."""
+
     title: str
     explanation: str
     files: list[tuple[str, bytes]]
+    expected: str | None
     endpoint: str | None = None
 
 
@@ -56,26 +60,30 @@ def offline_scenarios(client: ClientFiles, server: ServerFiles, work: Path) -> l
     expired_bundle = expired_crt.read_bytes() + client.host_key.read_bytes()
 
     return [
-        Scenario("Working setup", "The guide's files, made with its own openssl commands.", good),
+        Scenario("Working setup", "The guide's files, made with its own openssl commands.", good, None),
         Scenario(
             "Key mismatch",
             "fix.itbit.pem holds host.crt with a key from another attempt.",
             [("fix.itbit.pem", mismatched), ("ca.crt", ca_crt), ("itbit-ca.pem", server_ca)],
+            "keymatch.mismatch",
         ),
         Scenario(
             "CA regenerated",
             "ca.crt was made again after host.crt was signed (same name, new key).",
             [("fix.itbit.pem", bundle), ("ca.crt", (regen / "ca.crt").read_bytes()), ("itbit-ca.pem", server_ca)],
+            "verify.bad_signature",
         ),
         Scenario(
             "Expired certificate",
             "host.crt signed with a validity that has already ended.",
             [("fix.itbit.pem", expired_bundle), ("ca.crt", ca_crt), ("itbit-ca.pem", server_ca)],
+            "verify.expired",
         ),
         Scenario(
             "Pasted from the guide",
             "fix.itbit.pem copied from the guide's example, with its '...' elisions.",
             [("fix.itbit.pem", _elide(bundle)), ("ca.crt", ca_crt), ("itbit-ca.pem", server_ca)],
+            "files.elided",
         ),
     ]
 
@@ -104,23 +112,32 @@ def run(*, bits: int = 2048, colour: bool = False, out: Callable[[str], None] = 
         client = make_client(work / "client", bits=bits)
         server = make_server(work / "exchange", bits=2048)
         scenarios = offline_scenarios(client, server, work)
-        unexpected = 0
-        for n, scenario in enumerate(scenarios, 1):
-            report = diagnose(scenario.files, endpoint=scenario.endpoint, timeout=5.0)
-            out("")
-            out("═" * 100)
-            out(f"Scenario {n}/{len(scenarios)}: {scenario.title} — {scenario.explanation}")
-            out(f"  $ fixcheck diagnose {' '.join(name for name, _ in scenario.files)}")
-            out("─" * 100)
-            out(render_text(report, colour=colour).rstrip())
-            expected_ok = n == 1
-            if (report.verdict is not Status.FAIL) != expected_ok:
-                unexpected += 1
+        with network_cases(client, server, work) as cases:
+            # The network part runs against a local mTLS server on 127.0.0.1 only.
+            scenarios += [Scenario(c.title, c.explanation, c.files, c.expected, c.endpoint) for c in cases]
+            unexpected = [s.title for n, s in enumerate(scenarios, 1) if not _show(n, len(scenarios), s, colour, out)]
         out("")
+        if unexpected:
+            out(f"Unexpected diagnoses in: {', '.join(unexpected)} — please report this.")
         out(
             f"Done in {time.monotonic() - started:.1f} s; the temporary folder is removed. "
             "Run `fixcheck diagnose YOUR_FILES` on your own files (they never leave your machine)."
         )
-        return 0 if unexpected == 0 else 1
+        return 0 if not unexpected else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _show(n: int, total: int, scenario: Scenario, colour: bool, out: Callable[[str], None]) -> bool:
+    """Diagnose and print one scenario; True when the diagnosis is the expected one."""
+    report = diagnose(scenario.files, endpoint=scenario.endpoint, timeout=5.0)
+    connect = f" --connect {scenario.endpoint}" if scenario.endpoint else ""
+    out("")
+    out("═" * 100)
+    out(f"Scenario {n}/{total}: {scenario.title} — {scenario.explanation}")
+    out(f"  $ fixcheck diagnose{connect} {' '.join(name for name, _ in scenario.files)}")
+    out("─" * 100)
+    out(render_text(report, colour=colour).rstrip())
+    if scenario.expected is None:
+        return report.verdict is not Status.FAIL
+    return any(f.code == scenario.expected for step in report.steps for f in step.findings)

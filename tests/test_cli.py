@@ -95,7 +95,8 @@ def test_no_color_respected(pki: Pki) -> None:
 def test_demo_runs_offline() -> None:
     proc = fixcheck("demo")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
-    for title in ("Working setup", "Key mismatch", "CA regenerated", "Expired certificate", "Pasted from the guide"):
+    for title in ("Working setup", "Key mismatch", "CA regenerated", "Expired certificate", "Pasted from the guide",
+                  "Working setup, live", "Client CA not registered", "Wrong itbit-ca.pem", "Closed port"):
         assert title in proc.stdout
     # No base64 body line of any PEM block (keys included) is ever printed.
     assert not [ln for ln in proc.stdout.splitlines() if re.fullmatch(r"[A-Za-z0-9+/=]{40,}", ln.strip())]
