@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -92,10 +93,20 @@ class Item:
     csr: x509.CertificateSigningRequest | None = None
     public_key: PublicKeyInfo | None = None
     key_format: KeyFormat | None = None
-    # The private key object, kept in memory only for the TLS handshake (step 4).
-    # Never rendered, logged or serialised: `repr=False` keeps it out of reprs.
-    private_key: PrivateKeyTypes | None = field(default=None, repr=False)
+    # How to load the private key object, for the TLS handshake (step 4) only: it is
+    # built on first use, in memory, and never rendered, logged or serialised.
+    private_key_source: Callable[[], PrivateKeyTypes] | None = field(default=None, repr=False)
     too_large: str | None = None  # "RSA 65536": a key larger than OpenSSL uses (then kind is UNREADABLE)
+
+    @property
+    def private_key(self) -> PrivateKeyTypes | None:
+        """The private key object (loaded now, kept nowhere), or None if there is none or it fails."""
+        if self.private_key_source is None:
+            return None
+        try:
+            return self.private_key_source()
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            return None
 
 
 @dataclass
@@ -227,7 +238,8 @@ def _within_key_limits(item: Item) -> Item:
     item.kind = Kind.UNREADABLE
     item.too_large = info.detail
     item.openssl_error = f"{info.detail}-bit key: larger than the {limit} bits OpenSSL uses"
-    item.cert = item.csr = item.private_key = item.public_key = None
+    item.cert = item.csr = item.public_key = None
+    item.private_key_source = None
     return item
 
 
@@ -300,23 +312,23 @@ def _read_private_key(item: Item, block: pem.PemBlock) -> Item:
         "EC PRIVATE KEY": KeyFormat.SEC1,
         "DSA PRIVATE KEY": KeyFormat.DSA,
     }[block.label]
+    pem_bytes = block.text.encode("ascii", "replace")
     try:
-        crypto.load_privatekey(crypto.FILETYPE_PEM, block.text.encode("ascii", "replace"), passphrase=_no_passphrase)
-    except (crypto.Error, ValueError, TypeError) as exc:
+        # OpenSSL's own reader judges the key, and gives its public half.
+        openssl_key = crypto.load_privatekey(crypto.FILETYPE_PEM, pem_bytes, passphrase=_no_passphrase)
+        spki = crypto.dump_publickey(crypto.FILETYPE_ASN1, openssl_key)
+        public = serialization.load_der_public_key(spki)
+    except (crypto.Error, ValueError, TypeError, UnsupportedAlgorithm) as exc:
         item.openssl_error = _openssl_reason(exc)
         return item
-    try:
-        # The guide only ever compares public halves, so skip cryptography's slow RSA
-        # consistency check (~260 ms for 4096 bits); OpenSSL has already read the key.
-        key = serialization.load_pem_private_key(
-            block.text.encode("ascii"), password=None, unsafe_skip_rsa_key_validation=True
-        )
-    except (ValueError, TypeError, UnicodeEncodeError, UnsupportedAlgorithm) as exc:
-        item.openssl_error = _short(exc)
-        return item
     item.kind = Kind.PRIVATE_KEY
-    item.private_key = key
-    item.public_key = _public_info(key.public_key())
+    item.public_key = _public_info(public)
+    # The guide only ever compares public halves; the private key object is needed only
+    # for a handshake, so it is made then (without cryptography's slow RSA consistency
+    # check, ~260 ms for 4096 bits: OpenSSL has already read the key).
+    item.private_key_source = lambda: serialization.load_pem_private_key(
+        pem_bytes, password=None, unsafe_skip_rsa_key_validation=True
+    )
     return item
 
 
@@ -336,7 +348,7 @@ def _read_der(data: bytes) -> Item | None:
             "DER",
             0,
             key_format=KeyFormat.DER,
-            private_key=key,
+            private_key_source=lambda: key,
             public_key=_public_info(key.public_key()),
         )
     except TypeError:
