@@ -6,9 +6,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
+from bot.engine.fix import FixLogon
 from bot.engine.inputs import InputFile
 from bot.engine.report import StepResult
 from bot.engine.roles import Onboarding
+from bot.engine.tunnel import TunnelRun
 
 _HOST_PORT = re.compile(r"^\[?(?P<host>[A-Za-z0-9.\-_:]+?)\]?:(?P<port>\d{1,5})$")
 
@@ -61,6 +63,11 @@ class Context:
     # Paths named in the stunnel configuration that the front end tried and failed to
     # read (path -> reason); None when it could not look (the Slack bot).
     stunnel_unreadable: dict[str, str] | None = None
+    unread_files: list[str] = field(default_factory=list)  # over the input limits: not read
     timeout: float = 10.0
+    # The FIX Logon to send after a successful handshake (step 4), and the front end's
+    # run through the user's stunnel (steps 7 and 4); None: not asked for.
+    logon: FixLogon | None = None
+    tunnel_run: TunnelRun | None = None
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     results: dict[int, StepResult] = field(default_factory=dict)

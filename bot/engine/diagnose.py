@@ -7,13 +7,10 @@ from collections.abc import Mapping, Sequence
 
 from bot.engine.certs import signature_cache
 from bot.engine.context import Context, EndpointError, parse_endpoint
-from bot.engine.inputs import InputFile, read_file
+from bot.engine.inputs import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, InputFile, read_file
 from bot.engine.report import Finding, InputSummary, Report, Status, StepResult, worst
 from bot.engine.roles import assign_roles
 from bot.engine.steps import STEPS
-
-# Past this many inputs the rest are ignored (a bundle has at most seven files).
-MAX_FILES = 64
 
 
 def diagnose(
@@ -47,11 +44,12 @@ def _diagnose(
     now: dt.datetime | None,
     stunnel_unreadable: Mapping[str, str] | None,
 ) -> Report:
-    inputs = _read_all(files)
+    inputs, unread = _read_all(files)
     context = Context(
         onboarding=assign_roles(inputs),
         timeout=max(0.1, float(timeout)),
         now=now or dt.datetime.now(dt.UTC),
+        unread_files=unread,
     )
     if stunnel is not None:
         context.stunnel = read_file(_clean_name(stunnel[0]), bytes(stunnel[1]))
@@ -74,17 +72,24 @@ def _diagnose(
     return Report(tuple(summaries), tuple(context.results[n] for n in sorted(context.results)))
 
 
-def _read_all(files: Sequence[tuple[str, bytes]]) -> list[InputFile]:
+def _read_all(files: Sequence[tuple[str, bytes]]) -> tuple[list[InputFile], list[str]]:
+    """Read the inputs, up to MAX_FILES and MAX_TOTAL_BYTES; return them and the names left unread."""
     out: list[InputFile] = []
+    unread: list[str] = []
     seen: dict[str, int] = {}
-    for name, data in list(files)[:MAX_FILES]:
+    total = 0
+    for name, data in files:
+        if len(out) >= MAX_FILES or total + min(len(data), MAX_FILE_BYTES) > MAX_TOTAL_BYTES:
+            unread.append(_clean_name(name))
+            continue
+        total += min(len(data), MAX_FILE_BYTES)
         clean = _clean_name(name)
         # Two uploads may share a name; keep both, distinguishable.
         seen[clean] = seen.get(clean, 0) + 1
         if seen[clean] > 1:
             clean = f"{clean} ({seen[clean]})"
         out.append(read_file(clean, bytes(data)))
-    return out
+    return out, unread
 
 
 def _clean_name(name: object) -> str:

@@ -26,6 +26,10 @@ from bot.engine import pem
 
 # Larger files are not parsed at all (a real bundle is a few KiB; a CA store ~200 KiB).
 MAX_FILE_BYTES = 1024 * 1024
+# Past these the remaining inputs of one diagnosis are not read, and step 5 says so (an
+# onboarding has seven files of a few KiB each).
+MAX_FILES = 64
+MAX_TOTAL_BYTES = 8 * 1024 * 1024
 # Keys OpenSSL refuses to use (OPENSSL_RSA_MAX_MODULUS_BITS, OPENSSL_DSA_MAX_MODULUS_BITS):
 # stunnel and the FIX client cannot use them either, so no later step does; step 5 says so.
 MAX_KEY_BITS = {"RSA": 16384, "DSA": 10000}

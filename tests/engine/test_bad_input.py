@@ -98,3 +98,12 @@ def test_report_contract_shape(pki: Pki) -> None:
         for f in step["findings"]:
             assert set(f) >= {"code", "status", "message", "remediation", "commands", "evidence"}
     assert data["inputs"][0] == {"name": "fix.itbit.pem", "kinds": ["certificate", "private-key"], "role": "client-bundle"}
+
+
+def test_too_many_files_are_reported_not_dropped_silently(pki: Pki) -> None:
+    ca = pki.client.ca_crt.read_bytes()
+    report = diagnose([(f"ca{n}.crt", ca) for n in range(70)])
+    finding = next(f for f in report.step(5).findings if f.code == "files.too_many_files")
+    assert finding.status is Status.WARN
+    assert len(finding.evidence["unread"]) == 6
+    assert len(report.inputs) == 64

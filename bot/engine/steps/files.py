@@ -13,7 +13,17 @@ from cryptography.hazmat.primitives import hashes
 
 from bot.engine import certs
 from bot.engine.context import Context
-from bot.engine.inputs import MAX_FILE_BYTES, MAX_KEY_BITS, FileFormat, InputFile, Item, KeyFormat, Kind
+from bot.engine.inputs import (
+    MAX_FILE_BYTES,
+    MAX_FILES,
+    MAX_KEY_BITS,
+    MAX_TOTAL_BYTES,
+    FileFormat,
+    InputFile,
+    Item,
+    KeyFormat,
+    Kind,
+)
 from bot.engine.pem import MAX_BLOCKS, PemProblem
 from bot.engine.report import Finding, Status
 from bot.engine.roles import Onboarding, Role
@@ -46,6 +56,18 @@ def run(ctx: Context) -> list[Finding]:
     if not ob.files:
         return [Finding("files.none", Status.SKIP, "No files were given. Add fix.itbit.pem, ca.crt and itbit-ca.pem.")]
     findings: list[Finding] = []
+    if ctx.unread_files:
+        shown = ", ".join(ctx.unread_files[:10]) + (" and more" if len(ctx.unread_files) > 10 else "")
+        findings.append(
+            Finding(
+                "files.too_many_files",
+                Status.WARN,
+                f"{len(ctx.unread_files)} input(s) were not read ({shown}): a diagnosis reads at most "
+                f"{MAX_FILES} files and {MAX_TOTAL_BYTES // (1024 * 1024)} MiB in all.",
+                "Give only the onboarding files: fix.itbit.pem, ca.crt, itbit-ca.pem (and a stunnel configuration).",
+                evidence={"unread": ctx.unread_files[:50]},
+            )
+        )
     for f in ob.files:
         findings.extend(_capped(f, _file_findings(f, ob.roles.get(f.name, Role.UNKNOWN))))
     findings.extend(_composition(ob))
