@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import re
 
+from bot.engine import FixLogon, LogonError
+
 _LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
 # A block ends at its END line, never past the next BEGIN line or MAX_PEM_BLOCK characters: the
 # search stays linear in the text (`.*?` up to a missing END made it quadratic: a 200 KB message
 # of BEGIN lines held the acknowledgement for minutes).
 MAX_PEM_BLOCK = 64 * 1024  # an RSA 16384 key is about 13 KB of PEM
 _PEM_BLOCK = re.compile(
-    r"-----BEGIN ([A-Z0-9 ]{1,40})-----(?:(?!-----BEGIN )[\s\S]){0,%d}?-----END \1-----" % MAX_PEM_BLOCK
+    rf"-----BEGIN ([A-Z0-9 ]{{1,40}})-----(?:(?!-----BEGIN )[\s\S]){{0,{MAX_PEM_BLOCK}}}?-----END \1-----"
 )
 _MENTION = re.compile(r"<@[A-Z0-9]+>")
+_LOGON = re.compile(r"(?<![\w-])logon\s+(\S{1,200})", re.IGNORECASE)
 # Between two blocks of one paste there is only white space or code-fence back-ticks.
 _GLUE = re.compile(r"^[\s`]*$")
 
@@ -66,3 +69,14 @@ def pasted_pem(text: str) -> list[tuple[str, bytes]]:
 def strip_pem(text: str) -> str:
     """`text` with every PEM block removed (so a key's base64 is never searched or logged)."""
     return _PEM_BLOCK.sub(" ", text)
+
+
+def find_logon(text: str) -> tuple[FixLogon | None, str | None]:
+    """`logon SENDER:TARGET` in a message (plain text): the Logon to send, or why it cannot be sent."""
+    m = _LOGON.search(text)
+    if m is None:
+        return None, None
+    try:
+        return FixLogon.parse(m.group(1).strip("`*_,;.")), None
+    except LogonError as exc:
+        return None, f"No FIX Logon sent: {exc}."

@@ -51,7 +51,9 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
             return Response(status_code=413, content="payload too large")
         try:
             bolt_request = to_bolt_request(req, body, addition_context_properties)
-        except ValueError:  # invalid JSON (or `payload=`), undecodable bytes: Bolt would raise a 500
+        except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
+            # Invalid or too deeply nested JSON (or `payload=`), undecodable bytes, or a payload of the wrong shape, on which
+            # Bolt's request parsing raised: uvicorn answered 500 (which Slack retries) with a traceback.
             return Response(status_code=400, content="malformed request body")
         if not well_formed(bolt_request.body):
             return Response(status_code=400, content="malformed request body")
@@ -80,10 +82,10 @@ def well_formed(body: object) -> bool:
     Anything else made Bolt's authorization middleware raise, answered 500 (Slack retries
     those) and logged a traceback per request.
     """
-    if not isinstance(body, dict):
+    if not isinstance(body, dict) or not isinstance(body.get("type", ""), str | None):
         return False
     event = body.get("event")
-    return event is None or isinstance(event, dict)
+    return event is None or (isinstance(event, dict) and isinstance(event.get("type", ""), str | None))
 
 
 def build_asgi(app: App | None) -> Starlette:

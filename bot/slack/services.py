@@ -43,6 +43,10 @@ class Services:
     seen: SeenEvents
     downloader: Downloader
     diagnose: DiagnoseFn = diagnose
+    # Diagnoses per user and minute: one user's flood cannot fill the pool that serves everyone.
+    job_limiter: RateLimiter | None = None
+    # At most one "slow down" reply per user and minute, so that a flood does not become a reply flood.
+    flood_notices: RateLimiter | None = None
 
     @classmethod
     def create(cls, settings: Settings, *, diagnose_fn: DiagnoseFn | None = None) -> Services:
@@ -53,6 +57,8 @@ class Services:
             seen=SeenEvents(),
             downloader=Downloader(settings),
             diagnose=diagnose_fn or diagnose,
+            job_limiter=RateLimiter(settings.jobs_per_minute, 60.0),
+            flood_notices=RateLimiter(1, 60.0),
         )
 
     def close(self) -> None:

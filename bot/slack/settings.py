@@ -18,6 +18,7 @@ DEFAULT_MAX_FILE_BYTES = 256 * 1024
 MAX_FILE_BYTES_LIMIT = 1024 * 1024  # the engine reads nothing larger
 DEFAULT_WORKERS = 16
 DEFAULT_PROBES_PER_MINUTE = 6
+DEFAULT_JOBS_PER_MINUTE = 20  # diagnoses (uploads, pastes, commands) per user
 DEFAULT_PROBE_TIMEOUT = 10.0
 
 # host:port patterns: letters, digits, dots, dashes, underscores, `*`; IPv6 in brackets.
@@ -43,6 +44,7 @@ class Settings:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     workers: int = DEFAULT_WORKERS
     probes_per_minute: int = DEFAULT_PROBES_PER_MINUTE
+    jobs_per_minute: int = DEFAULT_JOBS_PER_MINUTE
     probe_timeout: float = DEFAULT_PROBE_TIMEOUT
     log_level: str = "INFO"
 
@@ -90,6 +92,7 @@ class Settings:
             max_file_bytes=_int(env, "FIXCHECK_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES, 1, MAX_FILE_BYTES_LIMIT),
             workers=_int(env, "FIXCHECK_WORKERS", DEFAULT_WORKERS, 1, 256),
             probes_per_minute=_int(env, "FIXCHECK_PROBES_PER_MINUTE", DEFAULT_PROBES_PER_MINUTE, 0, 10_000),
+            jobs_per_minute=_int(env, "FIXCHECK_JOBS_PER_MINUTE", DEFAULT_JOBS_PER_MINUTE, 1, 10_000),
             probe_timeout=_float(env, "FIXCHECK_PROBE_TIMEOUT", DEFAULT_PROBE_TIMEOUT, 0.5, 60.0),
             log_level=_log_level(env.get("LOG_LEVEL", "").strip() or "INFO"),
         )

@@ -15,6 +15,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.engine import FixLogon
 from bot.slack import endpoints, render
 from bot.slack.downloads import DownloadError, is_relevant
 from bot.slack.render import Message
@@ -37,6 +38,7 @@ class Job:
     stunnel: tuple[str, bytes] | None = field(default=None, repr=False)
     notices: list[str] = field(default_factory=list)
     title: str = "fixcheck"
+    logon: FixLogon | None = None  # `HOST:PORT logon SENDER:TARGET`: a FIX Logon after the handshake
 
 
 def thread_reply(client: WebClient, channel: str, thread_ts: str) -> Reply:
@@ -66,6 +68,8 @@ def submit(services: Services, job: Job, *, client: WebClient | None = None) -> 
     def run() -> None:
         run_safely(job.reply, lambda: run_job(services, job, client))
 
+    if flooding(services, job.user, job.reply):
+        return False
     if services.workers.submit(run):
         return True
     log.warning("worker queue full; refusing a job")
@@ -76,16 +80,42 @@ def submit(services: Services, job: Job, *, client: WebClient | None = None) -> 
     return False
 
 
-def submit_call(services: Services, reply: Reply, call: Callable[[], object]) -> bool:
-    """Queue a single Slack call (open a modal, post help) that must not run in the ack path."""
+def submit_call(services: Services, reply: Reply, call: Callable[[], object], *, user: str | None = None) -> bool:
+    """Queue a single Slack call (open a modal, post help) that must not run in the ack path.
+
+    With `user`, the call counts against that user's FIXCHECK_JOBS_PER_MINUTE like a diagnosis.
+    """
 
     def run() -> None:
         run_safely(reply, lambda: _discard(call()))
 
+    if user is not None and flooding(services, user, reply):
+        return False
     if services.workers.submit(run):
         return True
     log.warning("worker queue full; dropping a reply")
     return False
+
+
+def flooding(services: Services, user: str, reply: Reply) -> bool:
+    """True when `user` is over FIXCHECK_JOBS_PER_MINUTE: the request is dropped.
+
+    The first refused request in a minute gets a polite reply (queued, never in the ack
+    path); the rest of the flood is dropped silently, so that it costs no Slack calls.
+    """
+    limiter = services.job_limiter
+    if limiter is None or limiter.allow(user):
+        return False
+    wait = limiter.retry_after(user)
+    log.info("per-user limit reached; dropping a request (retry in %d s)", wait)
+    if services.flood_notices is None or services.flood_notices.allow(user):
+        text = (
+            f":raised_hand: You have sent more than {services.settings.jobs_per_minute} requests in a minute "
+            f"(FIXCHECK_JOBS_PER_MINUTE), so I am skipping new ones for about {wait} s. "
+            "Please wait for my answers to the earlier ones."
+        )
+        services.workers.submit(lambda: run_safely(reply, lambda: reply(render.render_text(text))))
+    return True
 
 
 def run_safely(reply: Reply, work: Callable[[], None]) -> None:
@@ -131,7 +161,15 @@ def run_job(services: Services, job: Job, client: WebClient | None) -> None:
         text = "\n".join(f":information_source: {render.escape(n)}" for n in notices) or "Nothing to diagnose."
         job.reply(render.render_text(text))
         return
-    report = services.diagnose(inputs, endpoint=endpoint, stunnel=job.stunnel, timeout=services.settings.probe_timeout)
+    extra: dict[str, Any] = {}
+    if job.logon is not None:
+        if endpoint is not None:
+            extra["logon"] = job.logon
+        elif job.target is None:
+            notices.append("No FIX Logon sent: put the FIX server's HOST:PORT in the same message as `logon SENDER:TARGET`.")
+    report = services.diagnose(
+        inputs, endpoint=endpoint, stunnel=job.stunnel, timeout=services.settings.probe_timeout, **extra
+    )
     log.info(
         "diagnosed inputs=%d endpoint=%s verdict=%s first_failure=%s",
         len(inputs),

@@ -15,6 +15,7 @@ from slack_sdk import WebClient
 
 from bot.slack import endpoints
 from bot.slack.listeners.views.stunnel import stunnel_modal
+from bot.slack.logs import redact
 from bot.slack.parsing import plain_text
 from bot.slack.render import escape, render_text
 from bot.slack.services import services_of
@@ -49,9 +50,18 @@ def handle_fixcheck(ack: Ack, command: dict[str, Any], context: Any, client: Web
     if verb == "check":
         text = rest.strip()
     target = endpoints.parse_target(text)
+    if target is None and ("-----BEGIN" in text or "PRIVATE KEY" in text.upper()):
+        # Never echo it: the first 80 characters of an EC key are most of its private scalar.
+        message = render_text(
+            ":lock: That looks like a certificate or key, which `/fixcheck` does not read (and private keys do "
+            "not belong in Slack). Give the FIX server as `HOST:PORT`; upload certificates to a channel I am in, "
+            "or run `fixcheck diagnose` on your own machine for a check with keys."
+        )
+        ack(text=message.text, blocks=message.blocks)
+        return
     if target is None:
         message = render_text(
-            f"`{escape(text[:80])}` is not something I understand. Give the FIX server as `HOST:PORT`, "
+            f"`{escape(redact(text)[:80])}` is not something I understand. Give the FIX server as `HOST:PORT`, "
             "e.g. `/fixcheck sandbox-fix.itbit.com:4490`, or try `/fixcheck help`."
         )
         ack(text=message.text, blocks=message.blocks)

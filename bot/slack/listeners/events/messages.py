@@ -14,7 +14,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.slack import endpoints
-from bot.slack.parsing import mentions, pasted_pem, plain_text, strip_pem
+from bot.slack.parsing import find_logon, mentions, pasted_pem, plain_text, strip_pem
 from bot.slack.render import render_text
 from bot.slack.services import services_of
 from bot.slack.usage import usage
@@ -30,25 +30,29 @@ def handle_message(event: dict[str, Any], context: Any, client: WebClient) -> No
     subtype = event.get("subtype")
     if subtype not in HANDLED_SUBTYPES or event.get("bot_id") or event.get("hidden"):
         return
-    user = str(event.get("user") or "")
-    if not user or user == context.get("bot_user_id"):
-        return
-    channel = str(event.get("channel") or "")
-    ts = str(event.get("ts") or "")
-    if not channel or not ts:
+    user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
+    if not (isinstance(user, str) and isinstance(channel, str) and isinstance(ts, str)):
+        return  # not a message a person sent (or not one Slack would send)
+    if not user or user == context.get("bot_user_id") or not channel or not ts:
         return
     services = services_of(context)
-    text = str(event.get("text") or "")
+    raw_text = event.get("text")
+    text = raw_text if isinstance(raw_text, str) else ""
     is_dm = event.get("channel_type") == "im"
     addressed = is_dm or mentions(text, context.get("bot_user_id"))
 
-    shared = list(event.get("files") or [])
+    raw_files = event.get("files")
+    # A malformed `files` (not a list of objects) made files_to_fetch raise: a 500 and a retry.
+    shared = [f for f in raw_files if isinstance(f, dict)] if isinstance(raw_files, list) else []
     files = files_to_fetch(shared)[:MAX_FILES_PER_MESSAGE]
     pasted = pasted_pem(text)
-    target = endpoints.find_endpoint(plain_text(strip_pem(text)))
-    reply = thread_reply(client, channel, str(event.get("thread_ts") or ts))
+    clean = plain_text(strip_pem(text))
+    target = endpoints.find_endpoint(clean)
+    logon, logon_problem = find_logon(clean)  # `HOST:PORT logon SENDER:TARGET`
+    thread_ts = event.get("thread_ts")
+    reply = thread_reply(client, channel, thread_ts if isinstance(thread_ts, str) and thread_ts else ts)
 
-    notices: list[str] = []
+    notices: list[str] = [logon_problem] if logon_problem else []
     if shared and not files:
         if not addressed:
             return  # screenshots and documents in a channel are none of our business
@@ -56,7 +60,7 @@ def handle_message(event: dict[str, Any], context: Any, client: WebClient) -> No
     if not files and not pasted and not (target and addressed):
         if addressed:
             message = render_text("\n".join([*notices, usage(services.settings)]))
-            submit_call(services, reply, lambda: reply(message))
+            submit_call(services, reply, lambda: reply(message), user=user)
         return
     if len(shared) > MAX_FILES_PER_MESSAGE:
         notices.append(f"Only the first {MAX_FILES_PER_MESSAGE} files were read.")
@@ -69,6 +73,6 @@ def handle_message(event: dict[str, Any], context: Any, client: WebClient) -> No
     )
     submit(
         services,
-        Job(user=user, reply=reply, files=files, pasted=pasted, target=target, notices=notices),
+        Job(user=user, reply=reply, files=files, pasted=pasted, target=target, notices=notices, logon=logon),
         client=client,
     )
