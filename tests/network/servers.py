@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shutil
 import socket
 import ssl
+import struct
 import subprocess
 import threading
 import time
@@ -18,13 +20,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from OpenSSL import SSL
 
 HOST = "127.0.0.1"
+HOST6 = "::1"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
+# How much longer than its timeout a diagnosis that ends in a network fault may take
+# (the offline steps, thread start-up, a loaded machine).
+FAULT_MARGIN = 0.4
+
+
+def free_port(host: str = HOST) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
@@ -177,11 +186,15 @@ def python_tls_server(cert_chain: Path, key: Path, *, tls_version: str = "1.3") 
 
 
 @contextlib.contextmanager
-def tcp_server(handle: Callable[[socket.socket], None], *, backlog: int = 16) -> Iterator[tuple[str, int]]:
-    """A threaded TCP server on 127.0.0.1 calling `handle(conn)` for each connection."""
-    listener = socket.socket()
+def tcp_server(
+    handle: Callable[[socket.socket], None], *, backlog: int = 16, host: str = HOST
+) -> Iterator[tuple[str, int]]:
+    """A threaded TCP server on `host` (127.0.0.1, or ::1) calling `handle(conn)` for each connection."""
+    if host not in (HOST, HOST6):
+        raise ValueError(f"test servers listen on loopback only, not {host}")
+    listener = socket.socket(socket.AF_INET6 if host == HOST6 else socket.AF_INET)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((HOST, 0))
+    listener.bind((host, 0))
     listener.listen(backlog)
     listener.settimeout(0.1)
     halt = threading.Event()
@@ -202,7 +215,7 @@ def tcp_server(handle: Callable[[socket.socket], None], *, backlog: int = 16) ->
     acceptor = threading.Thread(target=loop, daemon=True)
     acceptor.start()
     try:
-        yield HOST, int(listener.getsockname()[1])
+        yield host, int(listener.getsockname()[1])
     finally:
         halt.set()
         acceptor.join(2)
@@ -226,21 +239,34 @@ def silent_server(seconds: float = 5.0) -> Iterator[tuple[str, int]]:
 
 
 @contextlib.contextmanager
-def trickle_server(seconds: float = 5.0) -> Iterator[tuple[str, int]]:
-    """Answers the hello with a TLS handshake record header, then one byte every 0.2 s."""
+def trickle_server(
+    seconds: float = 5.0, *, interval: float = 0.2, header: bytes = b"\x16\x03\x03\x40\x00"
+) -> Iterator[tuple[str, int]]:
+    """Answers the hello with `header`, then trickles one byte every `interval` s for at most `seconds`.
+
+    By default a TLS handshake record header arrives at once and its body trickles; with
+    `header=b""` the record header itself trickles too (the first bytes still look like TLS).
+    """
+    stream = header + b"\x02" * 4096 if header else b"\x16\x03\x03\x40\x00" + b"\x02" * 4096
+    halt = threading.Event()
 
     def handle(conn: socket.socket) -> None:
         end = time.monotonic() + seconds
         with contextlib.suppress(OSError), conn:
             conn.settimeout(seconds)
             conn.recv(4096)
-            conn.sendall(b"\x16\x03\x03\x40\x00")
-            while time.monotonic() < end:
-                conn.sendall(b"\x02")
-                time.sleep(0.2)
+            if header:
+                conn.sendall(header)
+            for byte in stream[len(header) :]:
+                conn.sendall(bytes([byte]))
+                if halt.wait(interval) or time.monotonic() >= end:
+                    break
 
     with tcp_server(handle) as address:
-        yield address
+        try:
+            yield address
+        finally:
+            halt.set()
 
 
 @contextlib.contextmanager
@@ -259,20 +285,106 @@ def banner_server(banner: bytes) -> Iterator[tuple[str, int]]:
 
 
 @contextlib.contextmanager
-def reset_server() -> Iterator[tuple[str, int]]:
+def reset_server(host: str = HOST) -> Iterator[tuple[str, int]]:
     """Accepts, then resets at once (SO_LINGER 0): an IP allow-list at work."""
 
     def handle(conn: socket.socket) -> None:
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        conn.close()
+        _rst(conn)
+
+    with tcp_server(handle, host=host) as address:
+        yield address
+
+
+def _rst(conn: socket.socket) -> None:
+    """Close `conn` with a TCP reset (SO_LINGER 0) instead of a FIN."""
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.close()
+
+
+def read_client_hello(conn: socket.socket, seconds: float = 5.0) -> bytes:
+    """Read one whole TLS record (the client's hello) from `conn`, within `seconds`."""
+    conn.settimeout(seconds)
+    data = b""
+    while len(data) < 5 or len(data) < 5 + int.from_bytes(data[3:5], "big"):
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+@contextlib.contextmanager
+def scripted_server(
+    answer: bytes, *, then: str = "close", hold: float = 5.0, host: str = HOST
+) -> Iterator[tuple[str, int]]:
+    """Reads the client's hello, sends `answer`, then `then`: "close" (FIN), "reset" (RST) or "hold" (stay
+    open and silent for at most `hold` s, or until the `with` block ends)."""
+    if then not in ("close", "reset", "hold"):
+        raise ValueError(then)
+    halt = threading.Event()
+
+    def handle(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), conn:
+            read_client_hello(conn)
+            if answer:
+                conn.sendall(answer)
+            if then == "reset":
+                _rst(conn)
+            elif then == "hold":
+                halt.wait(hold)
+
+    with tcp_server(handle, host=host) as address:
+        try:
+            yield address
+        finally:
+            halt.set()
+
+
+@contextlib.contextmanager
+def tls_then_close_server(
+    cert: Path, key: Path, client_ca: Path, *, tls_version: str = "1.3", how: str = "fin"
+) -> Iterator[tuple[str, int]]:
+    """Completes the mTLS handshake (client certificate required and accepted), then hangs up at once:
+    `how` is "close_notify" (a TLS close_notify, then FIN), "fin" (FIN, no close_notify) or "reset" (RST).
+
+    pyOpenSSL, so that the hang-up follows the server's last handshake flight with no Python work between.
+    """
+    if how not in ("close_notify", "fin", "reset"):
+        raise ValueError(how)
+    context = SSL.Context(SSL.TLS_SERVER_METHOD)
+    version = SSL.TLS1_3_VERSION if tls_version == "1.3" else SSL.TLS1_2_VERSION
+    context.set_min_proto_version(version)
+    context.set_max_proto_version(version)
+    context.use_certificate_file(str(cert))
+    context.use_privatekey_file(str(key))
+    context.load_verify_locations(str(client_ca))
+    context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT)
+
+    def handle(conn: socket.socket) -> None:
+        conn.setblocking(False)
+        end = time.monotonic() + 5
+        with contextlib.suppress(OSError, SSL.Error), conn:
+            tls = SSL.Connection(context, conn)
+            tls.set_accept_state()
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except SSL.WantReadError:
+                    if not select.select([conn], [], [], max(0.0, end - time.monotonic()))[0]:
+                        return
+            if how == "close_notify":
+                tls.shutdown()  # sends close_notify; does not wait for the answer
+            elif how == "reset":
+                _rst(conn)
 
     with tcp_server(handle) as address:
         yield address
 
 
 @contextlib.contextmanager
-def closed_port() -> Iterator[tuple[str, int]]:
-    yield HOST, free_port()
+def closed_port(host: str = HOST) -> Iterator[tuple[str, int]]:
+    yield host, free_port(host)
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from OpenSSL import SSL, crypto
 
+from bot.engine.fix import FixResult, FixSession
 from bot.engine.net.tables import verify_error_text
 
 # After the handshake, how long to wait for the server's verdict on the client
@@ -36,6 +37,8 @@ POST_HANDSHAKE_WAIT_TLS13 = 1.0
 POST_HANDSHAKE_WAIT_TLS12 = 0.3
 POST_HANDSHAKE_MIN_TLS12 = 0.005
 POST_HANDSHAKE_RTTS_TLS12 = 4
+# After the FIX Logon was answered, how long to wait for the server's answer to our Logout.
+LOGOUT_WAIT = 2.0
 
 _BUF = 65536
 _USABLE_KEYS = (
@@ -87,6 +90,7 @@ class TlsResult:
     timeout: float = 0.0
     sni: str | None = None
     rtt: float | None = None
+    fix: FixResult | None = None  # the FIX Logon made on this connection, when one was asked for
 
     @property
     def server_speaks_tls(self) -> bool:
@@ -187,18 +191,24 @@ def handshake(
     server_ca: list[x509.Certificate],
     timeout: float,
     rtt: float | None = None,
+    session: FixSession | None = None,
 ) -> TlsResult:
     """Run one mTLS handshake on connected `sock`, then read once; close `sock`.
 
     `rtt` (seconds) is the TCP connect time, a round-trip estimate used to size the
-    wait after a TLS 1.2 handshake.
+    wait after a TLS 1.2 handshake. With `session`, a handshake that succeeded is
+    followed by the FIX Logon on the same connection: the answer is awaited for up to
+    `timeout` seconds after the Logon is sent, the Logout's answer for at most
+    `LOGOUT_WAIT`; `result.fix` says how it went.
     """
     result = TlsResult(timeout=timeout)
     result.rtt = rtt
+    if session is not None:
+        result.fix = session.result
     start = time.monotonic()
     deadline = start + timeout
     try:
-        _run(sock, host, creds, server_ca, result, start, deadline)
+        _run(sock, host, creds, server_ca, result, start, deadline, session)
     finally:
         result.total_ms = (time.monotonic() - start) * 1000
         try:
@@ -216,6 +226,7 @@ def _run(
     result: TlsResult,
     start: float,
     deadline: float,
+    session: FixSession | None = None,
 ) -> None:
     ctx = _make_context(creds, server_ca, result)
     states: list[bytes] = []
@@ -245,7 +256,7 @@ def _run(
     records = _RecordCounter()
     sent_prefix = bytearray()
 
-    def flush() -> None:
+    def flush(until: float | None = None) -> None:
         while True:
             try:
                 out = conn.bio_read(_BUF)
@@ -255,7 +266,7 @@ def _run(
                 return
             if len(sent_prefix) < 64:
                 sent_prefix.extend(out[: 64 - len(sent_prefix)])
-            _send_all(sock, out, deadline)
+            _send_all(sock, out, deadline if until is None else until)
             result.bytes_sent += len(out)
 
     def receive(until: float) -> None:
@@ -336,27 +347,28 @@ def _run(
     # Read once after the handshake, with a short wait.
     if result.tls_version == "TLSv1.3":
         wait = POST_HANDSHAKE_WAIT_TLS13
-    elif result.rtt is None:
-        wait = POST_HANDSHAKE_WAIT_TLS12
     else:
-        wait = min(POST_HANDSHAKE_WAIT_TLS12, max(POST_HANDSHAKE_MIN_TLS12, POST_HANDSHAKE_RTTS_TLS12 * result.rtt))
+        wait = _rtt_wait(result.rtt)
     until = max(min(deadline, time.monotonic() + wait), time.monotonic() + POST_HANDSHAKE_MIN_TLS12)
     seen_records = records.complete
+    ticket_until: float | None = None  # set when the session tickets have arrived
     result.outcome = "ok"
     result.phase = "after-handshake"
+    first_data = b""
     try:
         while True:
             try:
-                data = conn.recv(_BUF)
-                result.post_handshake = "data" if data else "closed"
+                first_data = conn.recv(_BUF)
+                result.post_handshake = "data" if first_data else "closed"
                 break
             except SSL.WantReadError:
-                if records.complete > seen_records and records.idle:
-                    result.post_handshake = "ticket"
-                    break
-                receive(until)
+                if ticket_until is None and records.complete > seen_records and records.idle:
+                    # The tickets: the certificate was accepted. A server that hangs up right behind
+                    # them (its service refused us) does so within a few round trips: wait that long.
+                    ticket_until = min(until, time.monotonic() + _rtt_wait(result.rtt))
+                receive(until if ticket_until is None else ticket_until)
     except _Deadline:
-        result.post_handshake = "quiet"
+        result.post_handshake = "quiet" if ticket_until is None else "ticket"
     except _Closed as closed:
         result.post_handshake = "reset" if closed.reset else "closed"
     except (SSL.ZeroReturnError, SSL.SysCallError) as exc:
@@ -368,6 +380,10 @@ def _run(
     if result.post_handshake in ("closed", "reset", "alert", "error"):
         result.outcome = result.post_handshake
         return
+    if session is not None:
+        _fix_session(conn, session, result, flush, receive, first_data)
+        if result.outcome != "ok":
+            return
     # A polite goodbye, without waiting for the answer.
     try:
         conn.shutdown()
@@ -379,14 +395,76 @@ def _run(
             pass
         if out:
             _send_all(sock, out, min(deadline, flush_deadline))
-    except (SSL.Error, OSError, _Deadline):
+    except (SSL.Error, OSError, _Deadline, _Closed):
         pass
+
+
+def _fix_session(
+    conn: SSL.Connection,
+    session: FixSession,
+    result: TlsResult,
+    flush: Any,
+    receive: Any,
+    first_data: bytes,
+) -> None:
+    """The FIX Logon on the established connection, bounded by the timeout (see `handshake`)."""
+    answer_deadline = time.monotonic() + result.timeout
+    logout_deadline: float | None = None
+
+    def until() -> float:
+        nonlocal logout_deadline
+        if session.phase == "await_logout":
+            if logout_deadline is None:
+                logout_deadline = min(answer_deadline, time.monotonic() + LOGOUT_WAIT)
+            return logout_deadline
+        return answer_deadline
+
+    def send(data: bytes) -> None:
+        if data:
+            conn.sendall(data)
+            flush(until())
+
+    try:
+        send(session.start())
+        if first_data:
+            send(session.feed(first_data))
+        while not session.done:
+            try:
+                data = conn.recv(_BUF)
+            except SSL.WantReadError:
+                receive(until())
+                continue
+            send(session.feed(data))
+    except _Deadline:
+        session.timed_out()
+    except _Closed as closed:
+        session.closed(reset=closed.reset)
+    except SSL.ZeroReturnError:
+        session.closed()
+    except SSL.SysCallError as exc:
+        session.closed(reset="reset" in _errtext(exc).lower())
+    except (SSL.Error, OSError) as exc:
+        error = _errtext(exc)
+        if result.alert_received is not None:
+            # A TLS 1.3 server may refuse the client certificate only now: step 4's verdict.
+            result.outcome = result.post_handshake = "alert"
+            result.error = error
+            session.failed(error, tls_alert=result.alert_received)
+        else:
+            session.failed(error)
+
+
+def _rtt_wait(rtt: float | None) -> float:
+    """A few round trips (the TCP connect time estimates one), within the TLS 1.2 bounds."""
+    if rtt is None:
+        return POST_HANDSHAKE_WAIT_TLS12
+    return min(POST_HANDSHAKE_WAIT_TLS12, max(POST_HANDSHAKE_MIN_TLS12, POST_HANDSHAKE_RTTS_TLS12 * rtt))
 
 
 def _safe(fn: Any) -> None:
     try:
         fn()
-    except (SSL.Error, OSError, _Deadline):
+    except (SSL.Error, OSError, _Deadline, _Closed):
         pass
 
 
