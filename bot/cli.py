@@ -13,8 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot import cli_stunnel
-from bot.engine import diagnose
+from bot import cli_stunnel, through_stunnel
+from bot.engine import FixLogon, LogonError, TunnelRun, diagnose
 from bot.engine.inputs import MAX_FILE_BYTES
 from bot.engine.report import Report, Status
 from bot.render import render_markdown, render_text
@@ -59,6 +59,27 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--connect", metavar="HOST:PORT", help="FIX server to test (steps 3 and 4)")
     d.add_argument("--stunnel", metavar="FILE", help="stunnel configuration to check (step 7)")
     d.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="network timeout (default 10)")
+    d.add_argument(
+        "--logon",
+        metavar="SENDER:TARGET",
+        help="after the handshake, send one FIX 4.2 Logon as SenderCompID SENDER to TargetCompID TARGET and log out "
+        "(with --connect and/or --through-stunnel; run it while your own FIX client is logged off)",
+    )
+    d.add_argument(
+        "--heartbeat", type=int, metavar="SECONDS", help="HeartBtInt (108) of the Logon (default 30)"
+    )
+    d.add_argument(
+        "--reset-seq",
+        action="store_true",
+        help="send ResetSeqNumFlag 141=Y: the exchange resets this session's sequence numbers to 1 "
+        "(your FIX client must then reset its own)",
+    )
+    d.add_argument(
+        "--through-stunnel",
+        action="store_true",
+        help="run the real stunnel once with a copy of the --stunnel configuration (local accept port, log captured) "
+        "and connect through it as the FIX client does",
+    )
     d.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     d.add_argument("-v", "--verbose", action="store_true", help="show every finding with its evidence")
     d.set_defaults(handler=run_diagnose)
@@ -87,16 +108,57 @@ def run_diagnose(args: argparse.Namespace) -> int:
             "nothing to diagnose: give the onboarding files (e.g. fix.itbit.pem ca.crt itbit-ca.pem), "
             "--connect HOST:PORT or --stunnel FILE"
         )
+    logon = logon_from_args(args)
     unreadable: dict[str, str] | None = None
     if stunnel is not None:
         # On this machine the files that cert/key/CAfile name can be checked too.
         extra, unreadable = cli_stunnel.read_referenced_files(Path(args.stunnel), stunnel[1], already=paths)
         files += extra
+    tunnel: TunnelRun | None = None
+    if args.through_stunnel and stunnel is not None:
+        try:
+            tunnel = through_stunnel.run(
+                Path(args.stunnel), stunnel[1], timeout=args.timeout, logon=logon, endpoint=args.connect
+            )
+        except through_stunnel.StunnelMissingError as exc:
+            raise InputError(str(exc)) from None
     report = diagnose(
-        files, endpoint=args.connect, stunnel=stunnel, timeout=args.timeout, stunnel_unreadable=unreadable
+        files,
+        endpoint=args.connect,
+        stunnel=stunnel,
+        timeout=args.timeout,
+        stunnel_unreadable=unreadable,
+        logon=logon if args.connect else None,
+        tunnel_run=tunnel,
     )
     print(render(report, args.format, verbose=args.verbose), end="")
     return EXIT_FAILED if report.verdict is Status.FAIL else EXIT_OK
+
+
+def logon_from_args(args: argparse.Namespace) -> FixLogon | None:
+    """`--logon`, `--heartbeat`, `--reset-seq` and `--through-stunnel`, checked together (usage errors exit 2)."""
+    if args.through_stunnel and not args.stunnel:
+        raise InputError("--through-stunnel runs your stunnel configuration: give it with --stunnel FILE")
+    if args.through_stunnel and through_stunnel.find_stunnel() is None:
+        raise InputError(
+            "--through-stunnel needs the stunnel program, which is not installed here "
+            "(Debian/Ubuntu: apt-get install stunnel4; macOS: brew install stunnel)"
+        )
+    if args.logon is None:
+        if args.heartbeat is not None or args.reset_seq:
+            raise InputError("--heartbeat and --reset-seq belong to a Logon: add --logon SENDER:TARGET")
+        return None
+    if not args.connect and not args.through_stunnel:
+        raise InputError(
+            "--logon needs a connection to log on over: add --connect HOST:PORT (the FIX server) "
+            "or --stunnel FILE --through-stunnel"
+        )
+    try:
+        return FixLogon.parse(
+            args.logon, heartbeat=30 if args.heartbeat is None else args.heartbeat, reset_seq=args.reset_seq
+        )
+    except LogonError as exc:
+        raise InputError(f"--logon: {exc}") from None
 
 
 def render(report: Report, fmt: str, *, verbose: bool = False) -> str:

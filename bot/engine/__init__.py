@@ -8,6 +8,19 @@ Only `diagnose`, `Report` and the types below are public; the modules behind the
 """
 
 from bot.engine.diagnose import diagnose
+from bot.engine.fix import FixLogon, FixResult, LogonError
 from bot.engine.report import Finding, InputSummary, Report, Status, StepResult
+from bot.engine.tunnel import TunnelRun
 
-__all__ = ["Finding", "InputSummary", "Report", "Status", "StepResult", "diagnose"]
+__all__ = [
+    "Finding",
+    "FixLogon",
+    "FixResult",
+    "InputSummary",
+    "LogonError",
+    "Report",
+    "Status",
+    "StepResult",
+    "TunnelRun",
+    "diagnose",
+]

@@ -7,10 +7,12 @@ from collections.abc import Mapping, Sequence
 
 from bot.engine.certs import signature_cache
 from bot.engine.context import Context, EndpointError, parse_endpoint
+from bot.engine.fix import FixLogon
 from bot.engine.inputs import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, InputFile, read_file
 from bot.engine.report import Finding, InputSummary, Report, Status, StepResult, worst
 from bot.engine.roles import assign_roles
 from bot.engine.steps import STEPS
+from bot.engine.tunnel import TunnelRun
 
 
 def diagnose(
@@ -21,6 +23,8 @@ def diagnose(
     timeout: float = 10.0,
     now: dt.datetime | None = None,
     stunnel_unreadable: Mapping[str, str] | None = None,
+    logon: FixLogon | None = None,
+    tunnel_run: TunnelRun | None = None,
 ) -> Report:
     """Diagnose an mTLS onboarding from its files, as the guide's eight steps do.
 
@@ -31,9 +35,13 @@ def diagnose(
     `stunnel_unreadable` maps paths named in the stunnel configuration (`cert`, `key`,
     `CAfile`) that the front end tried to read and could not, to why ("not found");
     the files it could read are passed in `files`, named by the path as written.
+    `logon` (beyond the guide): after a successful handshake with `endpoint`, send this
+    FIX Logon on the same connection and end with a Logout (step 4 reports the answer,
+    awaited for up to `timeout` seconds). `tunnel_run`: what the front end's run through
+    the user's own stunnel showed (steps 7 and 4); the engine itself starts no process.
     """
     with signature_cache():
-        return _diagnose(files, endpoint, stunnel, timeout, now, stunnel_unreadable)
+        return _diagnose(files, endpoint, stunnel, timeout, now, stunnel_unreadable, logon, tunnel_run)
 
 
 def _diagnose(
@@ -43,6 +51,8 @@ def _diagnose(
     timeout: float,
     now: dt.datetime | None,
     stunnel_unreadable: Mapping[str, str] | None,
+    logon: FixLogon | None = None,
+    tunnel_run: TunnelRun | None = None,
 ) -> Report:
     inputs, unread = _read_all(files)
     context = Context(
@@ -50,6 +60,8 @@ def _diagnose(
         timeout=max(0.1, float(timeout)),
         now=now or dt.datetime.now(dt.UTC),
         unread_files=unread,
+        logon=logon,
+        tunnel_run=tunnel_run,
     )
     if stunnel is not None:
         context.stunnel = read_file(_clean_name(stunnel[0]), bytes(stunnel[1]))

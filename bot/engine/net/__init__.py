@@ -1,5 +1,8 @@
 """Network probing for steps 3 and 4: one TCP connection, one mTLS handshake, per diagnosis.
 
+With `ctx.logon`, the FIX Logon follows the handshake on the same connection (step 4
+reports it).
+
 Step 3 runs the probe (connect to every address, then the handshake on the first
 address that accepted) and step 4 reads the same result, so the exchange sees one
 connection per diagnosis and a reset right after connecting is step 3's finding.
@@ -13,6 +16,7 @@ import weakref
 from dataclasses import dataclass
 
 from bot.engine.context import Context
+from bot.engine.fix import FixSession
 from bot.engine.net.tcp import Resolver, TcpResult, connect
 from bot.engine.net.tls import ClientCredentials, TlsResult, handshake
 
@@ -66,8 +70,15 @@ def probe(ctx: Context) -> Probe | None:
     if tcp.sock is not None:
         connected = tcp.connected
         rtt = connected.ms / 1000 if connected is not None else None
+        session = FixSession(ctx.logon, ctx.timeout) if ctx.logon is not None else None
         tls = handshake(
-            tcp.sock, ctx.endpoint.host, credentials(ctx), list(ctx.onboarding.server_ca), ctx.timeout, rtt
+            tcp.sock,
+            ctx.endpoint.host,
+            credentials(ctx),
+            list(ctx.onboarding.server_ca),
+            ctx.timeout,
+            rtt,
+            session=session,
         )
         tcp.sock = None  # closed by the handshake
     result = Probe(tcp, tls)

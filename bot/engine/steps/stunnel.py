@@ -1,13 +1,15 @@
 """Step 7: is the stunnel configuration right for these files and this endpoint?
 
 The configuration comes from `--stunnel FILE` (`ctx.stunnel`) or is recognised among the
-inputs; a stunnel log (given either way) is read too. The checks live in
+inputs; a stunnel log (given either way) is read too. A run of the real stunnel made by the
+front end (`ctx.tunnel_run`, `--through-stunnel`) adds what it showed. The checks live in
 `bot.engine._stunnel_check`, the readers in `_stunnel_conf` and `_stunnel_log`.
 """
 
 from __future__ import annotations
 
 from bot.engine._stunnel_check import check_config, check_log
+from bot.engine._stunnel_run import run_findings
 from bot.engine.context import Context
 from bot.engine.inputs import InputFile
 from bot.engine.report import Finding
@@ -27,7 +29,7 @@ def run(ctx: Context) -> list[Finding]:
         configs.append(ob.stunnel_config)
     if ob.stunnel_log is not None and ob.stunnel_log not in logs:
         logs.append(ob.stunnel_log)
-    if not configs and not logs:
+    if not configs and not logs and ctx.tunnel_run is None:
         return [
             skip(
                 "stunnel.no_config",
@@ -44,4 +46,6 @@ def run(ctx: Context) -> list[Finding]:
             findings.extend(check_config(ctx, conf))
     for log in logs:
         findings.extend(check_log(log.text or "", log.name))
+    if ctx.tunnel_run is not None:
+        findings.extend(run_findings(ctx.tunnel_run))
     return findings

@@ -15,13 +15,16 @@ from typing import Any
 from cryptography import x509
 
 from bot.engine import certs, net
+from bot.engine._stunnel_run import log_failed
 from bot.engine.context import Context, Endpoint
+from bot.engine.fix import FixLogon, FixSession
 from bot.engine.net import hostname
 from bot.engine.net.tables import CLIENT_CERT_ALERT_MEANING, CLIENT_CERT_ALERTS, alert_name
 from bot.engine.net.tls import TlsResult
 from bot.engine.report import Finding, Status
 from bot.engine.roles import Onboarding
 from bot.engine.steps._common import CLIENT_BUNDLE, SERVER_CA, q, skip
+from bot.engine.steps._fix import fix_finding, not_sent
 
 NUMBER = 4
 TITLE = "mTLS handshake with the FIX server"
@@ -49,7 +52,19 @@ OK_REMEDIATION = (
 
 
 def run(ctx: Context) -> list[Finding]:
+    return [*_direct(ctx), *_through_stunnel(ctx)]
+
+
+def _direct(ctx: Context) -> list[Finding]:
     if ctx.endpoint is None:
+        if ctx.tunnel_run is not None and ctx.tunnel_run.fix is not None:
+            return [
+                skip(
+                    "tls.no_endpoint",
+                    "No endpoint was given: stunnel made the handshake (--through-stunnel, below). Add --connect "
+                    "HOST:PORT to test it directly too.",
+                )
+            ]
         return [skip("tls.no_endpoint", "No endpoint was given: add --connect HOST:PORT to test the TLS handshake.")]
     step3 = ctx.results.get(3)
     if step3 is not None and step3.status is Status.FAIL:
@@ -64,6 +79,19 @@ def run(ctx: Context) -> list[Finding]:
     if probe is None or probe.tls is None:
         return [skip("tls.skipped", "Not tried: no TCP connection to the server (step 3).")]
     return _findings(ctx, ctx.endpoint, probe.tls)
+
+
+def _through_stunnel(ctx: Context) -> list[Finding]:
+    """The Logon the front end made through the user's stunnel (`--through-stunnel --logon`)."""
+    run = ctx.tunnel_run
+    if run is None or run.fix is None:
+        return []
+    label = f"[{run.service}] -> {run.connect}" if run.service else run.config_name
+    if not run.started:
+        return [not_sent(run.fix, "stunnel did not start with the configuration (step 7 says why).")]
+    if not run.connected:
+        return [not_sent(run.fix, "the connection to stunnel's accept port failed (step 7).")]
+    return [fix_finding(run.fix, label, tunnel_failed=log_failed(run))]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -166,12 +194,13 @@ def _findings(ctx: Context, ep: Endpoint, t: TlsResult) -> list[Finding]:
     if setup is not None:
         findings.append(setup)
 
+    logon = [_logon_finding(ep, t, ctx.logon)] if ctx.logon is not None else []
     if t.outcome == "timeout":
-        return [*findings, _timeout(ep, t, ev, commands)]
+        return [*findings, _timeout(ep, t, ev, commands), *logon]
     if t.outcome == "not_tls":
-        return [*findings, _not_tls(ep, t, ev)]
+        return [*findings, _not_tls(ep, t, ev), *logon]
     if t.outcome in ("closed", "reset") and t.bytes_received == 0:
-        return [*findings, _closed_before_any_byte(ep, t, ev)]
+        return [*findings, _closed_before_any_byte(ep, t, ev), *logon]
 
     server_requires = t.cert_requested and not t.client_cert_sent and (
         t.alert_received in (40, 116) or t.outcome in ("closed", "reset")
@@ -215,8 +244,19 @@ def _findings(ctx: Context, ep: Endpoint, t: TlsResult) -> list[Finding]:
         findings.append(_handshake_failed(ep, t, ev, commands))
 
     findings.extend(_server_side(ctx, ep, t, ev))
+    if ctx.logon is not None:
+        # The Logon leads when it passed: it is the step's conclusion.
+        findings.insert(0, _logon_finding(ep, t, ctx.logon))
     # Failures first (stable): the root cause leads, facts and notes follow.
     return sorted(findings, key=lambda f: 0 if f.status is Status.FAIL else 1)
+
+
+def _logon_finding(ep: Endpoint, t: TlsResult, logon: FixLogon) -> Finding:
+    if t.fix is None:
+        return not_sent(FixSession(logon).result, "the handshake did not complete.")
+    if t.fix.outcome == "not_sent":
+        return not_sent(t.fix, "the TLS connection did not come up (see above).")
+    return fix_finding(t.fix, str(ep))
 
 
 def _client_setup_finding(ob: Onboarding, t: TlsResult) -> Finding | None:

@@ -1,0 +1,170 @@
+"""Step 7 findings from a run through the user's own stunnel (`TunnelRun`, made by the front end).
+
+Did stunnel accept the configuration, what did its log say (the same log analysis as a
+pasted log, `_stunnel_check.check_log`), and did bytes cross the tunnel?
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.engine import _stunnel_log as slog
+from bot.engine._stunnel_check import check_log
+from bot.engine.report import Finding, Status
+from bot.engine.tunnel import TunnelRun
+
+LOG_NAME = "stunnel's log of the test run"
+LOG_TAIL_LINES = 60
+_QUIET_CODES = {"stunnel.log_nothing_known"}
+
+
+def _evidence(run: TunnelRun) -> dict[str, Any]:
+    lines = [line[:300] for line in run.log.splitlines() if line.strip()]
+    ev: dict[str, Any] = {
+        "config": run.config_name,
+        "service": run.service,
+        "accept_used": run.accept,
+        "accept_in_config": run.original_accept,
+        "connect": run.connect,
+        "changes": list(run.changes),
+        "seconds": round(run.seconds, 2),
+        "log_tail": lines[-LOG_TAIL_LINES:],
+    }
+    if run.stunnel_version:
+        ev["stunnel_version"] = run.stunnel_version
+    if run.exit_code is not None:
+        ev["exit_code"] = run.exit_code
+    if run.error:
+        ev["error"] = run.error
+    return ev
+
+
+def log_findings(run: TunnelRun) -> list[Finding]:
+    if not run.log.strip():
+        return []
+    quiet = set(_QUIET_CODES)
+    if run.bytes_received > 0:
+        # The exchange answered in FIX: a reset as the session ends (after its Logout) is no failure.
+        quiet.add("stunnel.log_closed_after_handshake")
+    return [f for f in check_log(run.log, LOG_NAME) if f.code not in quiet]
+
+
+def log_failed(run: TunnelRun) -> bool:
+    """stunnel's log shows a failure (of the configuration or of the connection to the exchange)."""
+    return any(f.status is Status.FAIL for f in log_findings(run))
+
+
+def _tls_connected(run: TunnelRun) -> bool:
+    return any(line.message.startswith("TLS connected") for line in slog.read_lines(run.log))
+
+
+def run_findings(run: TunnelRun) -> list[Finding]:
+    ev = _evidence(run)
+    version = f"stunnel {run.stunnel_version}" if run.stunnel_version else "stunnel"
+    service = f"[{run.service}]" if run.service else "its service"
+    out: list[Finding] = []
+    logged = log_findings(run)
+    log_fails = any(f.status is Status.FAIL for f in logged)
+    if not run.started:
+        why = f" (exit code {run.exit_code})" if run.exit_code is not None else ""
+        detail = run.error or "its log below says why"
+        out.append(
+            Finding(
+                "stunnel.run_refused",
+                Status.FAIL,
+                f"--through-stunnel: {version} did not start with {run.config_name}{why}: {detail}. Your own stunnel "
+                "would refuse it the same way.",
+                "Fix what the log findings say, then run the same command again.",
+                (f"stunnel {run.config_name}",),
+                ev,
+            )
+        )
+        return [*out, *logged]
+    changes = "; ".join(run.changes)
+    out.append(
+        Finding(
+            "stunnel.run_started",
+            Status.PASS,
+            f"--through-stunnel: {version} accepted {run.config_name} and listened for {service} on {run.accept}"
+            + (f" (a test copy: {changes})" if changes else "")
+            + ".",
+            evidence=ev,
+        )
+    )
+    out.extend(logged)
+    fix = run.fix
+    if not run.connected:
+        out.append(
+            Finding(
+                "stunnel.run_no_connection",
+                Status.FAIL,
+                f"--through-stunnel: the plain TCP connection to stunnel's accept address {run.accept} failed"
+                + (f" ({run.error})" if run.error else "")
+                + ".",
+                "Check that nothing on this machine blocks local connections; run stunnel in the foreground and "
+                "connect with nc to see it.",
+                evidence=ev,
+            )
+        )
+        return out
+    crossed = {"bytes_sent": run.bytes_sent, "bytes_received": run.bytes_received}
+    if fix is not None and run.bytes_received > 0:
+        out.append(
+            Finding(
+                "stunnel.run_bytes_crossed",
+                Status.PASS,
+                f"--through-stunnel: the FIX Logon crossed the tunnel: {run.bytes_sent} bytes went in as the FIX "
+                f"client sends them, {run.bytes_received} bytes came back from {run.connect} (step 4 shows the "
+                "messages).",
+                evidence={**ev, **crossed},
+            )
+        )
+    elif fix is not None and _tls_connected(run) and not log_fails:
+        out.append(
+            Finding(
+                "stunnel.run_bytes_sent",
+                Status.PASS,
+                f"--through-stunnel: stunnel completed the TLS handshake with {run.connect} and carried the "
+                f"{run.bytes_sent}-byte Logon to the exchange; nothing came back (step 4 says what the exchange did).",
+                evidence={**ev, **crossed},
+            )
+        )
+    elif fix is not None:
+        out.append(
+            Finding(
+                "stunnel.run_no_reply",
+                Status.FAIL,
+                f"--through-stunnel: {run.bytes_sent} bytes went into the tunnel and nothing came back"
+                + (
+                    ": stunnel's connection to the exchange failed (the log findings above say why)."
+                    if log_fails
+                    else ": stunnel's log shows no completed TLS handshake with the exchange."
+                ),
+                "Fix what the log findings say, then run again."
+                if log_fails
+                else "Run again with a longer --timeout; the log in the evidence (-v) shows how far stunnel got.",
+                evidence={**ev, **crossed},
+            )
+        )
+    elif _tls_connected(run) and not log_fails:
+        out.append(
+            Finding(
+                "stunnel.run_tls_ok",
+                Status.PASS,
+                f"--through-stunnel: stunnel completed the TLS handshake with {run.connect} for a FIX client's "
+                "connection. No FIX message was sent: add --logon SENDER:TARGET to log on through the tunnel.",
+                evidence={**ev, **crossed},
+            )
+        )
+    else:
+        out.append(
+            Finding(
+                "stunnel.run_tls_failed",
+                Status.FAIL,
+                "--through-stunnel: a FIX client's connection to stunnel did not get through to the exchange"
+                + (": the log findings above say why." if log_fails else ": stunnel's log shows no completed TLS handshake."),
+                "Fix what the log findings say, then run again." if log_fails else "Run again with a longer --timeout.",
+                evidence={**ev, **crossed},
+            )
+        )
+    return out
