@@ -157,7 +157,8 @@ def events(text: str) -> list[Event]:
             add("alert", line, alert=name, number=num, call=msg.split(":", 1)[0])
         elif re.match(r"SSL_connect", msg) and re.search(r"Connection reset by peer|unexpected eof|syscall", msg, re.I):
             add("reset_in_handshake", line)
-        elif "Connection reset by peer" in msg and line.thread in tls_up:
+        elif line.thread in tls_up and re.search(r"Connection reset by peer|Broken pipe|unexpected eof", msg, re.I):
+            # TLS 1.3: the server's reset (or close) can overtake its alert about our certificate.
             add("reset_after_handshake", line)
         elif msg.startswith("Insecure file permissions on"):
             add("insecure_permissions", line, path=msg.rsplit(" on ", 1)[-1])

@@ -194,6 +194,7 @@ def test_logs_of_network_failures(stunnel_pki: StunnelPki, tmp_path: Path) -> No
         if "stunnel.log_closed_after_handshake" in findings:  # the reset overtook the alert (TLS 1.3)
             assert findings["stunnel.log_closed_after_handshake"].status is Status.FAIL
         else:
+            assert "stunnel.log_client_cert_rejected" in findings, (sorted(findings), run.log[-3000:])
             assert findings["stunnel.log_client_cert_rejected"].evidence["number"] == 48
         # TLS 1.2 server, no client certificate: handshake failure (40) on SSL_connect.
         port = free_port()
