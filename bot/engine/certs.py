@@ -3,63 +3,108 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
+from OpenSSL import crypto
+
+# Several steps ask the same questions of the same certificates (was this signed by
+# that? what is its subject?), and each answer costs: a signature check, or building
+# Python objects for a name (cryptography does that on every `cert.subject`). Answers
+# are remembered for the length of one diagnosis only.
+_DIAGNOSIS_CACHE: ContextVar[dict[tuple[object, ...], object] | None] = ContextVar(
+    "fixcheck_diagnosis_cache", default=None
+)
+_T = TypeVar("_T")
+
+
+@contextmanager
+def diagnosis_cache() -> Iterator[None]:
+    """Remember answers about certificates inside this block (one diagnosis)."""
+    token = _DIAGNOSIS_CACHE.set({})
+    try:
+        yield
+    finally:
+        _DIAGNOSIS_CACHE.reset(token)
+
+
+def _remembered(key: tuple[object, ...], compute: Callable[[], _T]) -> _T:
+    cache = _DIAGNOSIS_CACHE.get()
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]  # type: ignore[return-value]
+
+
+def openssl_x509(cert: x509.Certificate) -> crypto.X509:
+    """OpenSSL's own object for `cert` (for X509_verify_cert), made once per diagnosis."""
+    return _remembered(("x509", cert), lambda: crypto.X509.from_cryptography(cert))
+
+
+def remember_openssl_x509(cert: x509.Certificate, openssl_cert: crypto.X509) -> None:
+    """Keep the object OpenSSL's reader already made, so `openssl_x509` need not convert."""
+    _remembered(("x509", cert), lambda: openssl_cert)
+
+
+def subject(cert: x509.Certificate) -> x509.Name:
+    return _remembered(("subject", cert), lambda: cert.subject)
+
+
+def issuer(cert: x509.Certificate) -> x509.Name:
+    return _remembered(("issuer", cert), lambda: cert.issuer)
+
+
+def _subject_der(cert: x509.Certificate) -> bytes:
+    return _remembered(("subject_der", cert), lambda: subject(cert).public_bytes())
+
+
+def _issuer_der(cert: x509.Certificate) -> bytes:
+    return _remembered(("issuer_der", cert), lambda: issuer(cert).public_bytes())
+
+
+def self_issued(cert: x509.Certificate) -> bool:
+    """Subject and issuer are the same name (compared as DER: `Name.__eq__` is slow)."""
+    return _subject_der(cert) == _issuer_der(cert)
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:
     """Subject equals issuer and the certificate's own key verifies its signature."""
-    return cert.subject == cert.issuer and issued_by(cert, cert)
+    return self_issued(cert) and issued_by(cert, cert)
 
 
 def is_ca(cert: x509.Certificate) -> bool:
     """A CA certificate: basicConstraints CA:TRUE, or (v1, no extensions) self-signed."""
+    return _remembered(("is_ca", cert), lambda: _is_ca(cert))
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
     try:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
-        return cert.version is x509.Version.v1 and cert.subject == cert.issuer
+        return cert.version is x509.Version.v1 and self_issued(cert)
     except ValueError:  # malformed extensions: judge by name only
-        return cert.subject == cert.issuer
+        return self_issued(cert)
 
 
-# Several steps ask `issued_by` of the same pairs, and a signature check is the costliest
-# thing offline: answers are remembered for the length of one diagnosis only.
-_SIGNATURE_CACHE: ContextVar[dict[tuple[x509.Certificate, x509.Certificate], bool] | None] = ContextVar(
-    "fixcheck_signature_cache", default=None
-)
+def issued_by(cert: x509.Certificate, issuer_cert: x509.Certificate) -> bool:
+    """`issuer_cert`'s subject is `cert`'s issuer and its key verifies `cert`'s signature."""
+    return _remembered(("issued_by", cert, issuer_cert), lambda: _issued_by(cert, issuer_cert))
 
 
-@contextmanager
-def signature_cache() -> Iterator[None]:
-    """Remember `issued_by` answers inside this block (one diagnosis)."""
-    token = _SIGNATURE_CACHE.set({})
-    try:
-        yield
-    finally:
-        _SIGNATURE_CACHE.reset(token)
-
-
-def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """`issuer`'s subject is `cert`'s issuer and `issuer`'s key verifies the signature."""
-    if cert.issuer != issuer.subject:
+def _issued_by(cert: x509.Certificate, issuer_cert: x509.Certificate) -> bool:
+    if _issuer_der(cert) != _subject_der(issuer_cert):
         return False
-    cache = _SIGNATURE_CACHE.get()
-    if cache is not None and (cert, issuer) in cache:
-        return cache[(cert, issuer)]
     try:
-        cert.verify_directly_issued_by(issuer)
-        result = True
+        cert.verify_directly_issued_by(issuer_cert)
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
-        result = False
-    if cache is not None:
-        cache[(cert, issuer)] = result
-    return result
+        return False
+    return True
 
 
 def name(value: x509.Name) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
-from bot.engine.certs import signature_cache
+from bot.engine.certs import diagnosis_cache
 from bot.engine.context import Context, EndpointError, parse_endpoint
 from bot.engine.fix import FixLogon
 from bot.engine.inputs import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, InputFile, read_file
@@ -40,7 +40,7 @@ def diagnose(
     awaited for up to `timeout` seconds). `tunnel_run`: what the front end's run through
     the user's own stunnel showed (steps 7 and 4); the engine itself starts no process.
     """
-    with signature_cache():
+    with diagnosis_cache():
         return _diagnose(files, endpoint, stunnel, timeout, now, stunnel_unreadable, logon, tunnel_run)
 
 

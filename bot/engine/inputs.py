@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from OpenSSL import crypto
 
-from bot.engine import pem
+from bot.engine import certs, pem
 
 # Larger files are not parsed at all (a real bundle is a few KiB; a CA store ~200 KiB).
 MAX_FILE_BYTES = 1024 * 1024
@@ -289,6 +289,7 @@ def _read_certificate(item: Item, block: pem.PemBlock) -> Item:
         return item
     try:
         cert = _fields_parsed(openssl_cert.to_cryptography())
+        certs.remember_openssl_x509(cert, openssl_cert)
     except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
         item.openssl_error = "malformed certificate fields: " + _short(exc)
         return item
@@ -304,7 +305,7 @@ def _fields_parsed(cert: x509.Certificate) -> x509.Certificate:
     `cryptography` parses names, dates and the version lazily, and more strictly than
     OpenSSL: parse them here, so that no later step meets a field it cannot read.
     """
-    _ = (cert.version, cert.subject, cert.issuer, cert.serial_number)
+    _ = (cert.version, certs.subject(cert), certs.issuer(cert), cert.serial_number)
     _ = (cert.not_valid_before_utc, cert.not_valid_after_utc)
     return cert
 
@@ -318,22 +319,23 @@ def _read_private_key(item: Item, block: pem.PemBlock) -> Item:
     }[block.label]
     pem_bytes = block.text.encode("ascii", "replace")
     try:
-        # OpenSSL's own reader judges the key, and gives its public half.
-        openssl_key = crypto.load_privatekey(crypto.FILETYPE_PEM, pem_bytes, passphrase=_no_passphrase)
-        spki = crypto.dump_publickey(crypto.FILETYPE_ASN1, openssl_key)
-        public = serialization.load_der_public_key(spki)
+        # OpenSSL's own reader judges the key; cryptography gives its public half (the
+        # private object is dropped at once and made again only for a handshake).
+        crypto.load_privatekey(crypto.FILETYPE_PEM, pem_bytes, passphrase=_no_passphrase)
+        public = _load_private(pem_bytes).public_key()
     except (crypto.Error, ValueError, TypeError, UnsupportedAlgorithm) as exc:
         item.openssl_error = _openssl_reason(exc)
         return item
     item.kind = Kind.PRIVATE_KEY
     item.public_key = _public_info(public)
-    # The guide only ever compares public halves; the private key object is needed only
-    # for a handshake, so it is made then (without cryptography's slow RSA consistency
-    # check, ~260 ms for 4096 bits: OpenSSL has already read the key).
-    item.private_key_source = lambda: serialization.load_pem_private_key(
-        pem_bytes, password=None, unsafe_skip_rsa_key_validation=True
-    )
+    item.private_key_source = lambda: _load_private(pem_bytes)
     return item
+
+
+def _load_private(pem_bytes: bytes) -> PrivateKeyTypes:
+    # Without cryptography's RSA consistency check (~260 ms for 4096 bits): OpenSSL has
+    # already read the key, and the guide only ever compares public halves.
+    return serialization.load_pem_private_key(pem_bytes, password=None, unsafe_skip_rsa_key_validation=True)
 
 
 def _read_der(data: bytes) -> Item | None:

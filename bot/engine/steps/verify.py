@@ -90,11 +90,11 @@ def openssl_verify(
     store = crypto.X509Store()
     for ca in trusted:
         try:
-            store.add_cert(crypto.X509.from_cryptography(ca))
+            store.add_cert(certs.openssl_x509(ca))
         except crypto.Error:
             continue  # the same certificate twice: OpenSSL's CLI ignores it too
     store.set_time(when.replace(tzinfo=None))
-    context = crypto.X509StoreContext(store, crypto.X509.from_cryptography(cert))
+    context = crypto.X509StoreContext(store, certs.openssl_x509(cert))
     try:
         context.verify_certificate()
     except crypto.X509StoreContextError as exc:
