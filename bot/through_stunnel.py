@@ -320,16 +320,7 @@ def _await_tls(sock: socket.socket, log_path: Path, timeout: float) -> None:
 
 def drive(sock: socket.socket, session: FixSession, timeout: float, logout_wait: float = 2.0) -> None:
     """Run `session` over a plain connected socket, bounded: the answer within `timeout`, the Logout's in `logout_wait`."""
-    answer_deadline = time.monotonic() + timeout
-    logout_deadline: float | None = None
-
-    def until() -> float:
-        nonlocal logout_deadline
-        if session.phase == "await_logout":
-            if logout_deadline is None:
-                logout_deadline = min(answer_deadline, time.monotonic() + logout_wait)
-            return logout_deadline
-        return answer_deadline
+    until = session.deadlines(timeout, logout_wait)
 
     def send(data: bytes) -> bool:
         if not data:

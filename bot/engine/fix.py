@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -224,6 +225,22 @@ class FixSession:
     @property
     def done(self) -> bool:
         return self.phase == "done"
+
+    def deadlines(self, timeout: float, logout_wait: float) -> Callable[[], float]:
+        """A clock for this session: the answer is due within `timeout` from now; once the
+        Logout is sent, its answer within `logout_wait` of that (never past the first)."""
+        answer_deadline = time.monotonic() + timeout
+        logout_deadline: float | None = None
+
+        def until() -> float:
+            nonlocal logout_deadline
+            if self.phase != "await_logout":
+                return answer_deadline
+            if logout_deadline is None:
+                logout_deadline = min(answer_deadline, time.monotonic() + logout_wait)
+            return logout_deadline
+
+        return until
 
     # -- sending ----------------------------------------------------------------------------
 

@@ -15,6 +15,8 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.engine.context import Endpoint
+
 VARIABLE = "FIXCHECK_ALLOWED_ENDPOINTS"
 _SHARED = ipaddress.IPv4Network("100.64.0.0/10")  # carrier-grade NAT: not public either
 
@@ -30,14 +32,8 @@ ENDPOINT_RE = re.compile(
 
 
 @dataclass(frozen=True)
-class Target:
-    """A `HOST:PORT` the user asked to probe."""
-
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+class Target(Endpoint):
+    """A `HOST:PORT` the user asked to probe (the engine's `Endpoint`, plus an allow-list key)."""
 
     @property
     def key(self) -> str:

@@ -408,16 +408,7 @@ def _fix_session(
     first_data: bytes,
 ) -> None:
     """The FIX Logon on the established connection, bounded by the timeout (see `handshake`)."""
-    answer_deadline = time.monotonic() + result.timeout
-    logout_deadline: float | None = None
-
-    def until() -> float:
-        nonlocal logout_deadline
-        if session.phase == "await_logout":
-            if logout_deadline is None:
-                logout_deadline = min(answer_deadline, time.monotonic() + LOGOUT_WAIT)
-            return logout_deadline
-        return answer_deadline
+    until = session.deadlines(result.timeout, LOGOUT_WAIT)
 
     def send(data: bytes) -> None:
         if data:
