@@ -60,6 +60,16 @@ def issuer(cert: x509.Certificate) -> x509.Name:
     return _remembered(("issuer", cert), lambda: cert.issuer)
 
 
+def subject_name(cert: x509.Certificate) -> str:
+    """The certificate's subject as `openssl x509 -subject` prints it."""
+    return _remembered(("subject_name", cert), lambda: name(subject(cert)))
+
+
+def issuer_name(cert: x509.Certificate) -> str:
+    """The certificate's issuer as `openssl x509 -issuer` prints it."""
+    return _remembered(("issuer_name", cert), lambda: name(issuer(cert)))
+
+
 def _subject_der(cert: x509.Certificate) -> bytes:
     return _remembered(("subject_der", cert), lambda: subject(cert).public_bytes())
 
@@ -151,8 +161,8 @@ def sha256_fingerprint(cert: x509.Certificate) -> str:
 def describe(cert: x509.Certificate) -> dict[str, Any]:
     """Public facts about a certificate, for a finding's evidence."""
     return {
-        "subject": name(cert.subject),
-        "issuer": name(cert.issuer),
+        "subject": subject_name(cert),
+        "issuer": issuer_name(cert),
         "serial": format(cert.serial_number, "X"),
         "not_before": not_before(cert).isoformat(),
         "not_after": not_after(cert).isoformat(),

@@ -44,8 +44,8 @@ def run(ctx: Context) -> list[Finding]:
     listing = [
         {
             "position": n + 1,
-            "subject": certs.name(c.subject),
-            "issuer": certs.name(c.issuer),
+            "subject": certs.subject_name(c),
+            "issuer": certs.issuer_name(c),
             "self_signed": certs.is_self_signed(c),
             "ca": certs.is_ca(c),
         }
@@ -62,13 +62,13 @@ def run(ctx: Context) -> list[Finding]:
 
     if leaf is not None and not path:
         has_root = any(certs.is_self_signed(c) for c in cas)
-        if len(cas) > 1 and has_root and not any(c.subject == leaf.issuer for c in cas):
+        if len(cas) > 1 and has_root and not any(certs.subject(c) == certs.issuer(leaf) for c in cas):
             return [
                 Finding(
                     "chain.missing_intermediate",
                     Status.FAIL,
                     f"The CA file holds a chain with a root, but not the intermediate CA that issued the client "
-                    f"certificate ('{certs.name(leaf.issuer)}').",
+                    f"certificate ('{certs.issuer_name(leaf)}').",
                     COMPLETE_CHAIN,
                     commands,
                     evidence,
@@ -82,7 +82,7 @@ def run(ctx: Context) -> list[Finding]:
                 Status.SKIP,
                 "This CA file did not issue the client certificate (step 1 explains), so its chain was "
                 "checked on its own.",
-                evidence={"client_certificate_issuer": certs.name(leaf.issuer)},
+                evidence={"client_certificate_issuer": certs.issuer_name(leaf)},
             )
         )
     if not path:
@@ -99,8 +99,8 @@ def run(ctx: Context) -> list[Finding]:
             Finding(
                 "chain.missing_root" if not issuer_present else "chain.broken",
                 Status.FAIL,
-                f"The chain stops at '{certs.name(top.subject)}', which is not self-signed: its "
-                f"issuer '{certs.name(top.issuer)}' is not in the CA file. The root certificate is missing.",
+                f"The chain stops at '{certs.subject_name(top)}', which is not self-signed: its "
+                f"issuer '{certs.issuer_name(top)}' is not in the CA file. The root certificate is missing.",
                 COMPLETE_CHAIN,
                 commands,
                 evidence,
@@ -124,12 +124,12 @@ def run(ctx: Context) -> list[Finding]:
             Finding(
                 "chain.unrelated_certificate",
                 Status.WARN,
-                f"'{certs.name(c.subject)}' in the CA file is not part of the client certificate's "
+                f"'{certs.subject_name(c)}' in the CA file is not part of the client certificate's "
                 "chain. It does no harm to validation, but the exchange will trust every CA in the "
                 "ca.crt you send: remove certificates that do not belong.",
                 "Keep only the CA certificates that issued your client certificate, up to the root.",
                 commands,
-                {"subject": certs.name(c.subject), "issuer": certs.name(c.issuer)},
+                {"subject": certs.subject_name(c), "issuer": certs.issuer_name(c)},
             )
         )
     if len(unrelated) > MAX_UNRELATED_LISTED:

@@ -54,7 +54,7 @@ def run(ctx: Context) -> list[Finding]:
         findings.append(
             _judge(
                 "expiry.client_ca",
-                f"client CA '{certs.name(ca.subject)}'",
+                f"client CA '{certs.subject_name(ca)}'",
                 ca,
                 q(ob.client_ca_file, CLIENT_CA),
                 ctx.now,
@@ -67,7 +67,7 @@ def run(ctx: Context) -> list[Finding]:
             break
         finding = _judge(
             "expiry.server_ca",
-            f"exchange server CA '{certs.name(ca.subject)}'",
+            f"exchange server CA '{certs.subject_name(ca)}'",
             ca,
             q(ob.server_ca_file, "itbit-ca.pem"),
             ctx.now,
@@ -97,7 +97,7 @@ def _judge(
     end, start = certs.not_after(cert), certs.not_before(cert)
     days_left = (end - now).total_seconds() / 86400
     evidence = {
-        "subject": certs.name(cert.subject),
+        "subject": certs.subject_name(cert),
         "not_before": start.isoformat(),
         "not_after": end.isoformat(),
         "days_left": int(days_left // 1),

@@ -476,7 +476,7 @@ def _ca_confusion(ob: Onboarding) -> list[Finding]:
             Finding(
                 "files.ca_confused",
                 Status.FAIL,
-                f"{ob.server_ca_file} holds your own client CA ({certs.name(ob.server_ca[0].subject)}), not the exchange's server CA: the two CA files were confused.",
+                f"{ob.server_ca_file} holds your own client CA ({certs.subject_name(ob.server_ca[0])}), not the exchange's server CA: the two CA files were confused.",
                 fix,
                 (command, f"openssl x509 -noout -subject -in {q(ob.client_ca_file, 'ca.crt')}"),
             )
@@ -521,7 +521,7 @@ def _weak_keys(ob: Onboarding) -> list[Finding]:
                     )
                 )
             # A root's own signature is never checked by OpenSSL, so its hash does not matter.
-            if item.cert is not None and item.cert.subject != item.cert.issuer:
+            if item.cert is not None and not certs.self_issued(item.cert):
                 try:
                     algo = item.cert.signature_hash_algorithm
                 except UnsupportedAlgorithm:  # an algorithm `cryptography` does not know: not MD5/SHA-1

@@ -113,8 +113,8 @@ def _showcerts(ep: Endpoint) -> str:
 
 def _brief(cert: x509.Certificate) -> dict[str, Any]:
     return {
-        "subject": certs.name(cert.subject),
-        "issuer": certs.name(cert.issuer),
+        "subject": certs.subject_name(cert),
+        "issuer": certs.issuer_name(cert),
         "not_before": certs.not_before(cert).isoformat(),
         "not_after": certs.not_after(cert).isoformat(),
         "sha256_fingerprint": certs.sha256_fingerprint(cert),
@@ -160,8 +160,8 @@ def _evidence(ctx: Context, t: TlsResult) -> tuple[dict[str, Any], bool | None]:
     ev["client_certificate_sent"] = t.client_cert_sent
     if leaf is not None and t.client_cert_loaded:
         ev["client_certificate"] = {
-            "subject": certs.name(leaf.subject),
-            "issuer": certs.name(leaf.issuer),
+            "subject": certs.subject_name(leaf),
+            "issuer": certs.issuer_name(leaf),
             "not_after": certs.not_after(leaf).isoformat(),
             "file": ob.client_cert_file,
         }
@@ -287,7 +287,7 @@ def _ok(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str, ...
     client = ev["client_certificate"]
     server = t.server_chain[0] if t.server_chain else None
     trust = (
-        f"and its certificate ({certs.name(server.subject)}) is trusted by {ev['server_ca_file']}"
+        f"and its certificate ({certs.subject_name(server)}) is trusted by {ev['server_ca_file']}"
         if server is not None and t.server_ca_given
         else "(its certificate was not checked: no server CA file was given)"
     )
@@ -315,7 +315,7 @@ def _server_reached(
     parts = [f"The server at {ep} speaks TLS ({t.tls_version or 'version unknown'}, {t.cipher or 'cipher unknown'})"]
     if server is not None:
         parts.append(
-            f"and presented {certs.name(server.subject)}, issued by {certs.name(server.issuer)}, valid until "
+            f"and presented {certs.subject_name(server)}, issued by {certs.issuer_name(server)}, valid until "
             f"{certs.openssl_date(certs.not_after(server))}"
         )
     text = " ".join(parts) + "."
@@ -506,7 +506,7 @@ def _server_side(ctx: Context, ep: Endpoint, t: TlsResult, ev: dict[str, Any]) -
         out.append(
             skip(
                 "tls.no_server_ca",
-                f"The server's certificate ({certs.name(leaf.subject)}, issued by {certs.name(leaf.issuer)}) was "
+                f"The server's certificate ({certs.subject_name(leaf)}, issued by {certs.issuer_name(leaf)}) was "
                 "not checked: no server CA file (itbit-ca.pem) was given.",
                 commands=(_showcerts(ep),),
             )
@@ -515,7 +515,7 @@ def _server_side(ctx: Context, ep: Endpoint, t: TlsResult, ev: dict[str, Any]) -
         out.append(_untrusted(ctx, ep, t, ev, server_ca))
     if not hostname.matches(leaf, ep.host):
         dns, ips = hostname.names_of(leaf)
-        names = ", ".join(dns + ips) or f"only the subject {certs.name(leaf.subject)}"
+        names = ", ".join(dns + ips) or f"only the subject {certs.subject_name(leaf)}"
         out.append(
             Finding(
                 "tls.hostname_mismatch",
@@ -539,17 +539,17 @@ def _untrusted(ctx: Context, ep: Endpoint, t: TlsResult, ev: dict[str, Any], ser
     ob = ctx.onboarding
     number, depth, text = t.verify_errors[0]
     leaf = t.server_chain[0]
-    held = "; ".join(certs.name(c.subject) for c in ob.server_ca) or "no certificate"
+    held = "; ".join(certs.subject_name(c) for c in ob.server_ca) or "no certificate"
     at = t.server_chain[depth] if depth < len(t.server_chain) else leaf
     message = (
         f"The server's certificate is not trusted by {ob.server_ca_file}: verify error:num={number}:{text} "
-        f"(depth {depth}). The server presented {certs.name(leaf.subject)}, issued by {certs.name(leaf.issuer)}; "
+        f"(depth {depth}). The server presented {certs.subject_name(leaf)}, issued by {certs.issuer_name(leaf)}; "
         f"{ob.server_ca_file} holds {held}."
     )
     remediation = SERVER_CA_REMEDIATION
     if number in (9, 10):
         message += (
-            f" The certificate at depth {depth} ({certs.name(at.subject)}) is "
+            f" The certificate at depth {depth} ({certs.subject_name(at)}) is "
             f"{'expired' if number == 10 else 'not yet valid'} (valid {certs.openssl_date(certs.not_before(at))} "
             f"to {certs.openssl_date(certs.not_after(at))})."
         )

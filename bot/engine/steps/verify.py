@@ -60,7 +60,7 @@ def run(ctx: Context) -> list[Finding]:
     evidence: dict[str, object] = {
         "certificate": certs.describe(cert),
         "ca_file": ob.client_ca_file,
-        "ca_subjects": [certs.name(c.subject) for c in ob.client_ca],
+        "ca_subjects": [certs.subject_name(c) for c in ob.client_ca],
     }
     if error is None:
         return [
@@ -68,7 +68,7 @@ def run(ctx: Context) -> list[Finding]:
                 "verify.ok",
                 Status.PASS,
                 f"{ob.client_cert_file}: OK. {ob.client_ca_file} validates the certificate "
-                f"({certs.name(cert.subject)}).",
+                f"({certs.subject_name(cert)}).",
                 commands=(command,),
                 evidence=evidence,
             )
@@ -104,7 +104,7 @@ def openssl_verify(
 
 
 def _no_ca(cert: x509.Certificate, cert_file: str) -> Finding:
-    issuer = certs.name(cert.issuer)
+    issuer = certs.issuer_name(cert)
     if certs.is_self_signed(cert):
         return skip(
             "verify.no_ca",
@@ -166,7 +166,7 @@ def _explain(
         return Finding(
             "verify.bad_signature",
             Status.FAIL,
-            f"The CA file holds a certificate with the right name ('{certs.name(cert.issuer)}') "
+            f"The CA file holds a certificate with the right name ('{certs.issuer_name(cert)}') "
             f"but a different key: ca.crt was most likely regenerated after this certificate was "
             f"signed (or the certificate was altered). {said}",
             REGENERATE,
@@ -178,8 +178,8 @@ def _explain(
             "verify.wrong_ca",
             Status.FAIL,
             f"The CA file does not hold the CA that issued the certificate: it was issued by "
-            f"'{certs.name(cert.issuer)}', the CA file holds "
-            f"{', '.join(repr(certs.name(c.subject)) for c in cas)}. {said}",
+            f"'{certs.issuer_name(cert)}', the CA file holds "
+            f"{', '.join(repr(certs.subject_name(c)) for c in cas)}. {said}",
             REGENERATE,
             (command, show_issuer, show_ca),
             evidence,
