@@ -631,7 +631,7 @@ def _log_location(config: StunnelConfig, name: str) -> Finding:
 # ---------------------------------------------------------------- the log
 
 
-_ALERT_CLIENT_CERT = {40, 42, 43, 44, 45, 46, 48, 49, 116}
+_ALERT_CLIENT_CERT = {40, 42, 43, 44, 45, 46, 48, 49, 51, 116}
 
 
 def check_log(text: str, name: str) -> list[Finding]:

@@ -195,7 +195,9 @@ def test_logs_of_network_failures(stunnel_pki: StunnelPki, tmp_path: Path) -> No
             assert findings["stunnel.log_closed_after_handshake"].status is Status.FAIL
         else:
             assert "stunnel.log_client_cert_rejected" in findings, (sorted(findings), run.log[-3000:])
-            assert findings["stunnel.log_client_cert_rejected"].evidence["number"] == 48
+            # unknown_ca (48), or decrypt_error (51) when the server holds a CA of the same name
+            # but another key (both test CAs are named alike): either way our certificate is refused.
+            assert findings["stunnel.log_client_cert_rejected"].evidence["number"] in (48, 51)
         # TLS 1.2 server, no client certificate: handshake failure (40) on SSL_connect.
         port = free_port()
         no_cert = config(stunnel_pki, strict12.port, port).replace(f"cert = {c.bundle}\n", "")

@@ -54,7 +54,9 @@ CLIENT_CERT_ALERT_MEANING: dict[int, str] = {
     46: "the server could not validate your certificate (certificate_unknown)",
     48: "the server does not know the CA that issued your certificate (unknown_ca)",
     49: "the server accepted your certificate but refuses access (access_denied)",
-    51: "the signature made with your private key did not verify: the key is not the certificate's key",
+    51: "a signature did not verify (decrypt_error): either the server holds a CA with your CA's name but "
+    "another key (a regenerated ca.crt the exchange has not installed), or the handshake signature made with "
+    "your private key failed (the key is not the certificate's key)",
     116: "the server requires a client certificate and none was sent (certificate_required)",
 }
 

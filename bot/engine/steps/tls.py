@@ -363,7 +363,8 @@ def _client_rejected(
         if leaf is not None and certs.not_after(leaf) < ctx.now:
             text += f" Your certificate expired on {certs.openssl_date(certs.not_after(leaf))} (step 8)."
         elif number == 51:
-            text += " Step 6 compares the certificate with the key."
+            text += " Step 6 compares the certificate with the key; if they match, send the exchange your current ca.crt."
+            remediation = CLIENT_CERT_REMEDIATION + " " + NOT_REGISTERED_REMEDIATION
         if listed is True:
             text += f" Your CA ({issuer}) is among the CAs the server accepts, so the certificate itself was refused."
         elif number in (40, 42, 48, 46):
