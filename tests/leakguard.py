@@ -9,7 +9,7 @@ EC SEC1 (`openssl ecparam -genkey`), and an encrypted PKCS#8 key, each with a ce
 signed by the canary CA, so that bundles, key matches and handshakes can be built from them.
 
 A leak is any base64 body line of a canary PEM, or any run of `FRAGMENT` characters of one
-(a truncated echo such as "`-----BEGIN EC PRIVATE KEY-----\\nMHcCAQEEI…`" shows most of an EC
+(a truncated echo such as "`BEGIN EC PRIVATE KEY` + `MHcCAQEEI…`" shows most of an EC
 private scalar without showing a whole line). Text is searched as given, URL-decoded, and
 with all white space and JSON/backslash escapes removed (so a wrapped or re-encoded echo is
 found too). Runs that also occur in public material (the certificates: an RSA modulus is in

