@@ -18,6 +18,7 @@ from bot.engine import certs, net
 from bot.engine._stunnel_run import log_failed
 from bot.engine.context import Context, Endpoint
 from bot.engine.fix import FixLogon, FixSession
+from bot.engine.fix import preview as preview_bytes
 from bot.engine.net import hostname
 from bot.engine.net.tables import CLIENT_CERT_ALERT_MEANING, CLIENT_CERT_ALERTS, alert_name
 from bot.engine.net.tls import TlsResult
@@ -202,8 +203,10 @@ def _findings(ctx: Context, ep: Endpoint, t: TlsResult) -> list[Finding]:
     if t.outcome in ("closed", "reset") and t.bytes_received == 0:
         return [*findings, _closed_before_any_byte(ep, t, ev), *logon]
 
-    server_requires = t.cert_requested and not t.client_cert_sent and (
-        t.alert_received in (40, 116) or t.outcome in ("closed", "reset")
+    server_requires = (
+        t.cert_requested
+        and not t.client_cert_sent
+        and (t.alert_received in (40, 116) or t.outcome in ("closed", "reset"))
     )
     if t.outcome == "ok" or server_requires:
         if t.client_cert_sent and t.outcome == "ok" and not t.verify_errors:
@@ -339,7 +342,7 @@ def _client_rejected(
     issuer = client.get("issuer", "your CA")
     when = (
         " after the handshake (TLS 1.3: the server judges the client certificate only once the client has "
-        "finished; `openssl s_client` still prints \"Verification: OK\" here, which speaks only of the server's "
+        'finished; `openssl s_client` still prints "Verification: OK" here, which speaks only of the server\'s '
         "certificate)"
         if t.phase == "after-handshake"
         else ""
@@ -363,7 +366,9 @@ def _client_rejected(
         if leaf is not None and certs.not_after(leaf) < ctx.now:
             text += f" Your certificate expired on {certs.openssl_date(certs.not_after(leaf))} (step 8)."
         elif number == 51:
-            text += " Step 6 compares the certificate with the key; if they match, send the exchange your current ca.crt."
+            text += (
+                " Step 6 compares the certificate with the key; if they match, send the exchange your current ca.crt."
+            )
             remediation = CLIENT_CERT_REMEDIATION + " " + NOT_REGISTERED_REMEDIATION
         if listed is True:
             text += f" Your CA ({issuer}) is among the CAs the server accepts, so the certificate itself was refused."
@@ -399,19 +404,15 @@ def _handshake_failed(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: 
 def _closed(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str, ...]) -> Finding:
     how = "reset" if t.outcome == "reset" else "closed"
     if t.phase == "after-handshake":
-        text = (
-            f"The handshake with {ep} completed, then the server {how} the connection without a TLS alert. "
-            + (
-                "Under TLS 1.3 this is how some servers refuse a client certificate; it also happens when the "
-                "service behind the exchange's TLS endpoint refuses the connection."
-                if t.tls_version == "TLSv1.3"
-                else "The TLS part worked; the service behind it refused the connection."
-            )
+        text = f"The handshake with {ep} completed, then the server {how} the connection without a TLS alert. " + (
+            "Under TLS 1.3 this is how some servers refuse a client certificate; it also happens when the "
+            "service behind the exchange's TLS endpoint refuses the connection."
+            if t.tls_version == "TLSv1.3"
+            else "The TLS part worked; the service behind it refused the connection."
         )
     else:
-        text = (
-            f"The server {how} the connection during the TLS handshake, without a TLS alert"
-            + (", after receiving your client certificate." if t.client_cert_sent else ".")
+        text = f"The server {how} the connection during the TLS handshake, without a TLS alert" + (
+            ", after receiving your client certificate." if t.client_cert_sent else "."
         )
     return Finding(
         "tls.closed",
@@ -461,7 +462,7 @@ def _timeout(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str
 
 
 def _not_tls(ep: Endpoint, t: TlsResult, ev: dict[str, Any]) -> Finding:
-    preview = _preview(t.first_bytes)
+    preview = preview_bytes(t.first_bytes, 40)
     ev = {**ev, "first_bytes": preview}
     if t.echo:
         what = "it sent the client's TLS hello straight back (an echo or plain-TCP relay)"
@@ -480,19 +481,6 @@ def _not_tls(ep: Endpoint, t: TlsResult, ev: dict[str, Any]) -> Finding:
         (f"nc -v {shlex.quote(ep.host)} {ep.port} </dev/null", _showcerts(ep)),
         ev,
     )
-
-
-def _preview(data: bytes) -> str:
-    """The first bytes the server sent, printable (FIX's SOH shown as |)."""
-    out = []
-    for b in data[:40]:
-        if b == 1:
-            out.append("|")
-        elif 32 <= b < 127:
-            out.append(chr(b))
-        else:
-            out.append(f"\\x{b:02x}")
-    return "".join(out)
 
 
 def _server_side(ctx: Context, ep: Endpoint, t: TlsResult, ev: dict[str, Any]) -> list[Finding]:
@@ -566,6 +554,10 @@ def _untrusted(ctx: Context, ep: Endpoint, t: TlsResult, ev: dict[str, Any], ser
         Status.FAIL,
         message,
         remediation,
-        (_s_client(ob, ep, t.client_cert_loaded), _showcerts(ep), f"openssl x509 -noout -subject -enddate -in {server_ca}"),
+        (
+            _s_client(ob, ep, t.client_cert_loaded),
+            _showcerts(ep),
+            f"openssl x509 -noout -subject -enddate -in {server_ca}",
+        ),
         ev,
     )
