@@ -17,7 +17,7 @@ from OpenSSL import crypto
 # that? what is its subject?), and each answer costs: a signature check, or building
 # Python objects for a name (cryptography does that on every `cert.subject`). Answers
 # are remembered for the length of one diagnosis only.
-_DIAGNOSIS_CACHE: ContextVar[dict[tuple[object, ...], object] | None] = ContextVar(
+_DIAGNOSIS_CACHE: ContextVar[dict[tuple[object, ...], tuple[tuple[object, ...], object]] | None] = ContextVar(
     "fixcheck_diagnosis_cache", default=None
 )
 _T = TypeVar("_T")
@@ -33,49 +33,56 @@ def diagnosis_cache() -> Iterator[None]:
         _DIAGNOSIS_CACHE.reset(token)
 
 
-def _remembered(key: tuple[object, ...], compute: Callable[[], _T]) -> _T:
+def _remembered(tag: str, objects: tuple[object, ...], compute: Callable[[], _T]) -> _T:
+    """`compute()`, or its remembered answer for these same objects in this diagnosis.
+
+    Keyed by identity (hashing a certificate re-reads its DER); each entry keeps its
+    objects alive, so an id cannot be reused by another object while the cache lives.
+    """
     cache = _DIAGNOSIS_CACHE.get()
     if cache is None:
         return compute()
-    if key not in cache:
-        cache[key] = compute()
-    return cache[key]  # type: ignore[return-value]
+    key = (tag, *map(id, objects))
+    entry = cache.get(key)
+    if entry is None:
+        entry = cache[key] = (objects, compute())
+    return entry[1]  # type: ignore[return-value]
 
 
 def openssl_x509(cert: x509.Certificate) -> crypto.X509:
     """OpenSSL's own object for `cert` (for X509_verify_cert), made once per diagnosis."""
-    return _remembered(("x509", cert), lambda: crypto.X509.from_cryptography(cert))
+    return _remembered("x509", (cert,), lambda: crypto.X509.from_cryptography(cert))
 
 
 def remember_openssl_x509(cert: x509.Certificate, openssl_cert: crypto.X509) -> None:
     """Keep the object OpenSSL's reader already made, so `openssl_x509` need not convert."""
-    _remembered(("x509", cert), lambda: openssl_cert)
+    _remembered("x509", (cert,), lambda: openssl_cert)
 
 
 def subject(cert: x509.Certificate) -> x509.Name:
-    return _remembered(("subject", cert), lambda: cert.subject)
+    return _remembered("subject", (cert,), lambda: cert.subject)
 
 
 def issuer(cert: x509.Certificate) -> x509.Name:
-    return _remembered(("issuer", cert), lambda: cert.issuer)
+    return _remembered("issuer", (cert,), lambda: cert.issuer)
 
 
 def subject_name(cert: x509.Certificate) -> str:
     """The certificate's subject as `openssl x509 -subject` prints it."""
-    return _remembered(("subject_name", cert), lambda: name(subject(cert)))
+    return _remembered("subject_name", (cert,), lambda: name(subject(cert)))
 
 
 def issuer_name(cert: x509.Certificate) -> str:
     """The certificate's issuer as `openssl x509 -issuer` prints it."""
-    return _remembered(("issuer_name", cert), lambda: name(issuer(cert)))
+    return _remembered("issuer_name", (cert,), lambda: name(issuer(cert)))
 
 
 def _subject_der(cert: x509.Certificate) -> bytes:
-    return _remembered(("subject_der", cert), lambda: subject(cert).public_bytes())
+    return _remembered("subject_der", (cert,), lambda: subject(cert).public_bytes())
 
 
 def _issuer_der(cert: x509.Certificate) -> bytes:
-    return _remembered(("issuer_der", cert), lambda: issuer(cert).public_bytes())
+    return _remembered("issuer_der", (cert,), lambda: issuer(cert).public_bytes())
 
 
 def self_issued(cert: x509.Certificate) -> bool:
@@ -90,7 +97,7 @@ def is_self_signed(cert: x509.Certificate) -> bool:
 
 def is_ca(cert: x509.Certificate) -> bool:
     """A CA certificate: basicConstraints CA:TRUE, or (v1, no extensions) self-signed."""
-    return _remembered(("is_ca", cert), lambda: _is_ca(cert))
+    return _remembered("is_ca", (cert,), lambda: _is_ca(cert))
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
@@ -104,7 +111,7 @@ def _is_ca(cert: x509.Certificate) -> bool:
 
 def issued_by(cert: x509.Certificate, issuer_cert: x509.Certificate) -> bool:
     """`issuer_cert`'s subject is `cert`'s issuer and its key verifies `cert`'s signature."""
-    return _remembered(("issued_by", cert, issuer_cert), lambda: _issued_by(cert, issuer_cert))
+    return _remembered("issued_by", (cert, issuer_cert), lambda: _issued_by(cert, issuer_cert))
 
 
 def _issued_by(cert: x509.Certificate, issuer_cert: x509.Certificate) -> bool:

@@ -10,6 +10,7 @@ can say exactly what is wrong.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -95,27 +96,44 @@ def scan(text: str) -> PemScan:
                 result.near_misses.append(NearMiss(1, PemProblem.CR_LINE_ENDS, m.group("label").upper()))
                 break
         return result
-    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
+    lines = text.split("\n")
+    if "\r" in text:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    # Only lines that start with five dashes can open or close a block: find them once,
+    # so that body lines are never looked at one by one in Python.
+    markers = [n for n, line in enumerate(lines) if line.startswith("-----")]
     i = 0
     while i < len(lines):
-        line = lines[i]
-        begin = _BEGIN.match(line) if line.startswith("-----") else None
-        if not begin:
-            miss = _near_miss(line, i + 1)
-            if miss is not None and len(result.near_misses) >= MAX_NEAR_MISSES:
-                result.more_near_misses += 1
-            elif miss is not None:
-                result.near_misses.append(miss)
-            elif line.strip():
-                result.text_outside_blocks = True
-            i += 1
+        after = bisect.bisect_left(markers, i)
+        next_marker = markers[after] if after < len(markers) else len(lines)
+        begin = None
+        if next_marker < len(lines):
+            begin = _BEGIN.match(lines[next_marker])
+        _outside(lines, i, next_marker if begin else next_marker + 1, result)
+        if begin is None:
+            i = next_marker + 1
             continue
         if len(result.blocks) >= MAX_BLOCKS:
             result.truncated_at_limit = True
             break
-        block, i = _read_block(lines, i, begin.group(1))
+        block, i = _read_block(lines, next_marker, begin.group(1), markers, after)
         result.blocks.append(block)
     return result
+
+
+def _outside(lines: list[str], start: int, stop: int, result: PemScan) -> None:
+    """Lines between blocks: near-miss markers are named; any other text is noted."""
+    for number in range(start, min(stop, len(lines))):
+        line = lines[number]
+        if not line.strip():
+            continue
+        miss = _near_miss(line, number + 1) if "BEGIN" in line.upper() else None
+        if miss is not None and len(result.near_misses) >= MAX_NEAR_MISSES:
+            result.more_near_misses += 1
+        elif miss is not None:
+            result.near_misses.append(miss)
+        else:
+            result.text_outside_blocks = True
 
 
 def _near_miss(line: str, number: int) -> NearMiss | None:
@@ -133,14 +151,14 @@ def _near_miss(line: str, number: int) -> NearMiss | None:
     return NearMiss(number, problem, label)
 
 
-def _read_block(lines: list[str], start: int, label: str) -> tuple[PemBlock, int]:
-    """Read from the BEGIN line at `start` to its END line; return the block and the next index."""
+def _read_block(
+    lines: list[str], start: int, label: str, markers: list[int], at: int
+) -> tuple[PemBlock, int]:
+    """Read from the BEGIN line at `start` (= markers[at]) to its END; return the block and the next index."""
     problems: list[PemProblem] = []
     # The block ends at the next line starting with five dashes: its END, or a new BEGIN
     # when this block was cut short.
-    stop = start + 1
-    while stop < len(lines) and not lines[stop].startswith("-----"):
-        stop += 1
+    stop = markers[at + 1] if at + 1 < len(markers) else len(lines)
     inside = lines[start + 1 : stop]
     end = _END.match(lines[stop]) if stop < len(lines) else None
     if end is None:
