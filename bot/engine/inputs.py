@@ -9,6 +9,7 @@ these files in stunnel and in the FIX client.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable
@@ -75,7 +76,17 @@ class PublicKeyInfo:
     bits: int
     detail: str  # "RSA 4096", "EC prime256v1", ...
     spki_der: bytes
-    rsa_modulus_md5: str | None  # what `openssl x509|rsa -noout -modulus | openssl md5` prints
+    # The public key object (public, so harmless), for facts computed only when asked.
+    key: PublicKeyTypes = field(repr=False, compare=False)
+
+    @functools.cached_property
+    def rsa_modulus_md5(self) -> str | None:
+        """What `openssl x509|rsa -noout -modulus | openssl md5` prints (RSA only)."""
+        if not isinstance(self.key, rsa.RSAPublicKey):
+            return None
+        # `openssl ... -noout -modulus` prints "Modulus=<HEX>\n"; `openssl md5` hashes that.
+        modulus_hex = format(self.key.public_numbers().n, "X")
+        return hashlib.md5(f"Modulus={modulus_hex}\n".encode(), usedforsecurity=False).hexdigest()
 
     @property
     def spki_sha256(self) -> str:
@@ -390,19 +401,16 @@ def _csr_public_info(csr: x509.CertificateSigningRequest) -> PublicKeyInfo | Non
 def _public_info(key: PublicKeyTypes) -> PublicKeyInfo:
     spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     if isinstance(key, rsa.RSAPublicKey):
-        modulus_hex = format(key.public_numbers().n, "X")
-        # `openssl x509 -noout -modulus` prints "Modulus=<HEX>\n"; `openssl md5` hashes that.
-        md5 = hashlib.md5(f"Modulus={modulus_hex}\n".encode(), usedforsecurity=False).hexdigest()
-        return PublicKeyInfo("RSA", key.key_size, f"RSA {key.key_size}", spki, md5)
+        return PublicKeyInfo("RSA", key.key_size, f"RSA {key.key_size}", spki, key)
     if isinstance(key, ec.EllipticCurvePublicKey):
-        return PublicKeyInfo("EC", key.curve.key_size, f"EC {_curve_name(key.curve.name)}", spki, None)
+        return PublicKeyInfo("EC", key.curve.key_size, f"EC {_curve_name(key.curve.name)}", spki, key)
     if isinstance(key, ed25519.Ed25519PublicKey):
-        return PublicKeyInfo("Ed25519", 256, "Ed25519", spki, None)
+        return PublicKeyInfo("Ed25519", 256, "Ed25519", spki, key)
     if isinstance(key, ed448.Ed448PublicKey):
-        return PublicKeyInfo("Ed448", 456, "Ed448", spki, None)
+        return PublicKeyInfo("Ed448", 456, "Ed448", spki, key)
     if isinstance(key, dsa.DSAPublicKey):
-        return PublicKeyInfo("DSA", key.key_size, f"DSA {key.key_size}", spki, None)
-    return PublicKeyInfo(type(key).__name__, 0, type(key).__name__, spki, None)
+        return PublicKeyInfo("DSA", key.key_size, f"DSA {key.key_size}", spki, key)
+    return PublicKeyInfo(type(key).__name__, 0, type(key).__name__, spki, key)
 
 
 def _curve_name(name: str) -> str:
