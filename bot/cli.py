@@ -15,6 +15,7 @@ from pathlib import Path
 
 from bot import cli_stunnel, through_stunnel
 from bot.engine import FixLogon, LogonError, TunnelRun, diagnose
+from bot.engine.context import EndpointError, parse_endpoint
 from bot.engine.inputs import MAX_FILE_BYTES
 from bot.engine.report import Report, Status
 from bot.render import render_markdown, render_text
@@ -100,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
 def run_diagnose(args: argparse.Namespace) -> int:
     if args.timeout <= 0 or args.timeout > 300:
         raise InputError(f"--timeout {args.timeout} is out of range: give seconds between 0.1 and 300")
+    if args.connect is not None:
+        try:
+            parse_endpoint(args.connect)
+        except EndpointError as exc:
+            raise InputError(f"--connect: {exc}") from None
     paths = expand_paths(args.paths)
     files = [read_one(p) for p in paths]
     stunnel = read_one(Path(args.stunnel)) if args.stunnel else None

@@ -100,3 +100,9 @@ def test_demo_runs_offline() -> None:
         assert title in proc.stdout
     # No base64 body line of any PEM block (keys included) is ever printed.
     assert not [ln for ln in proc.stdout.splitlines() if re.fullmatch(r"[A-Za-z0-9+/=]{40,}", ln.strip())]
+
+
+def test_malformed_connect_exits_2(pki: Pki) -> None:
+    proc = fixcheck("diagnose", "--connect", "::::", str(pki.client.bundle))
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("fixcheck: --connect:") and "HOST:PORT" in proc.stderr

@@ -82,8 +82,9 @@ def test_item_repr_hides_private_key(pki: Pki) -> None:
 def test_malformed_endpoint_is_a_finding() -> None:
     report = diagnose([], endpoint="not an endpoint")
     finding = report.step(3).findings[0]
-    assert finding.status is Status.SKIP
+    assert (finding.code, finding.status) == ("tcp.bad_endpoint", Status.FAIL)
     assert "HOST:PORT" in finding.message
+    assert report.step(4).findings[0].code == "tls.skipped"
 
 
 def test_report_contract_shape(pki: Pki) -> None:

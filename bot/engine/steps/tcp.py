@@ -35,12 +35,21 @@ def commands_for(ep: Endpoint) -> tuple[str, ...]:
 
 
 def run(ctx: Context) -> list[Finding]:
+    if ctx.endpoint_error is not None:
+        # An endpoint was asked for but cannot be used: a failure, not a silent skip.
+        return [
+            Finding(
+                "tcp.bad_endpoint",
+                Status.FAIL,
+                ctx.endpoint_error,
+                "Use the FIX server address and port provided by the exchange during onboarding, as HOST:PORT.",
+            )
+        ]
     if ctx.endpoint is None:
         return [
             skip(
                 "tcp.no_endpoint",
-                ctx.endpoint_error
-                or "No endpoint was given: add --connect HOST:PORT (the FIX server address and port from onboarding) to check connectivity.",
+                "No endpoint was given: add --connect HOST:PORT (the FIX server address and port from onboarding) to check connectivity.",
             )
         ]
     ep = ctx.endpoint

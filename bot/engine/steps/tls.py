@@ -57,6 +57,8 @@ def run(ctx: Context) -> list[Finding]:
 
 
 def _direct(ctx: Context) -> list[Finding]:
+    if ctx.endpoint_error is not None:
+        return [skip("tls.skipped", "Not tried: the endpoint given is not HOST:PORT (step 3 says what to type).")]
     if ctx.endpoint is None:
         if ctx.tunnel_run is not None and ctx.tunnel_run.fix is not None:
             return [
