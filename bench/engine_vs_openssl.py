@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from bench.timing import median_seconds
 from bot.engine import diagnose
 from bot.onboarding import make_client, make_server
 
@@ -39,16 +40,6 @@ GUIDE_COMMANDS = [
     "openssl x509 -noout -in ca.crt -enddate",
     "openssl x509 -noout -in fix.itbit.pem -enddate",
 ]
-
-
-def median_seconds(fn: Callable[[], object], rounds: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def interleaved_medians(a: Callable[[], object], b: Callable[[], object], rounds: int) -> tuple[float, float]:

@@ -16,17 +16,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.timing import median_seconds
 from bot.demo_server import local_mtls_server
 from bot.engine import diagnose
 from bot.engine.context import Context, Endpoint
@@ -34,16 +34,6 @@ from bot.engine.inputs import read_file
 from bot.engine.roles import assign_roles
 from bot.engine.steps import tcp, tls
 from bot.onboarding import ServerFiles, make_client, make_server
-
-
-def median_seconds(fn: Callable[[], object], rounds: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 @contextlib.contextmanager
