@@ -184,12 +184,12 @@ def test_one_byte_a_second_times_out(netpki: Pki) -> None:
 # --- TLS completes, then the server hangs up at once ------------------------------------------
 
 
-@pytest.mark.parametrize("how", ["close_notify", "fin", "reset"])
+@pytest.mark.parametrize("how", ["fin", "reset"])
 @pytest.mark.parametrize("version", ["1.2", "1.3"])
 def test_tls_completes_then_the_server_hangs_up(
     netpki: Pki, version: str, how: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The client certificate is accepted, then the server hangs up: tls.closed after the handshake, never tls.ok.
+    """The client certificate is accepted, then the server hangs up (FIN or RST): tls.closed, never tls.ok.
 
     Under TLS 1.3 the session tickets come first; the probe used to stop reading at them
     and report tls.ok (and, on a reset, to raise from its goodbye).
@@ -209,9 +209,33 @@ def test_tls_completes_then_the_server_hangs_up(
             f = _finding(report, 4, "tls.closed")
             assert f["message"].startswith(f"The handshake with {host}:{port} completed, then the server ")
             assert ("reset the connection" in f["message"]) == (how == "reset")
+            assert ("(RST)" if how == "reset" else "(FIN)") in f["message"]
+            assert "no TLS alert and no close_notify" in f["message"]
             assert f["evidence"]["tls_version"] == f"TLSv{version}"
             assert f["evidence"]["client_certificate_sent"] is True
             assert elapsed < 1.0  # a hang-up is seen at once, not at the timeout
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_close_notify_after_an_accepted_certificate_is_not_a_rejection(
+    netpki: Pki, version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An orderly close_notify right after the handshake: the handshake passed; a warning says what it means."""
+    monkeypatch.setattr(tls_probe, "POST_HANDSHAKE_MIN_TLS12", 0.05)
+    with tls_then_close_server(
+        netpki.server.crt, netpki.server.key, netpki.client.ca_crt, tls_version=version, how="close_notify"
+    ) as (host, port):
+        for _ in range(3):
+            report, elapsed = _diagnose(netpki.files(), host, port, 2.0)
+            _no_internal_error(report)
+            assert _codes(report, 4) == ["tls.ok", "tls.closed_cleanly"], report.step(4).findings
+            assert report.step(4).status.value == "warn"
+            warn = _finding(report, 4, "tls.closed_cleanly")
+            assert "not a rejection" in warn["message"]
+            assert "accepted your client certificate" in warn["message"]
+            assert warn["evidence"]["after_handshake"] == "close_notify"
+            assert "alert" not in warn["evidence"]  # close_notify is not reported as an alert
+            assert elapsed < 1.0
 
 
 # --- IPv6 loopback ---------------------------------------------------------------------------

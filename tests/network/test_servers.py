@@ -138,10 +138,13 @@ def test_no_client_files(server: tuple[str, str, int], netpki: Pki) -> None:
     name, host, port = server
     report = run([("itbit-ca.pem", netpki.server.ca_pem.read_bytes())], host, port)
     assert step(report, 3)["status"] == "pass"
-    assert step(report, 4)["status"] == "pass", report.step(4).findings
-    assert codes(report, 4) == ["tls.no_client_cert", "tls.server_reached"]
-    ev = evidence(report, 4, "tls.server_reached")
+    # Without a client certificate the handshake cannot complete: never a pass (issue 11 item 5).
+    assert step(report, 4)["status"] == "warn", report.step(4).findings
+    assert report.verdict.value == "warn"
+    assert codes(report, 4) == ["tls.no_client_cert", "tls.client_cert_required"]
+    ev = evidence(report, 4, "tls.client_cert_required")
     assert ev["client_certificate_required"] is True
+    assert "handshake cannot complete" in report.step(4).findings[1].message
     assert ev["server_chain"][0]["subject"] == "O = Exchange, CN = localhost"
     assert ev["server_certificate_verified"] is True
     if sends_ca_names(name):

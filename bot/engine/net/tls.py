@@ -79,11 +79,13 @@ class TlsResult:
     alert_received: int | None = None
     alert_level: int | None = None
     alert_sent: int | None = None
+    # The server's close_notify: an orderly end of the TLS session, not a rejection (those are alerts).
+    close_notify: bool = False
     bytes_received: int = 0
     bytes_sent: int = 0
     first_bytes: bytes = b""
     echo: bool = False
-    post_handshake: str | None = None  # ticket | quiet | data | closed | reset | alert | error
+    post_handshake: str | None = None  # ticket | quiet | data | close_notify | closed | reset | alert | error
     error: str | None = None  # OpenSSL's error, for evidence only (never classified by)
     handshake_ms: float | None = None
     total_ms: float = 0.0
@@ -234,7 +236,9 @@ def _run(
     def info(conn: SSL.Connection, where: int, ret: int) -> None:
         if where & SSL.SSL_CB_ALERT:
             level, desc = (ret >> 8) & 0xFF, ret & 0xFF
-            if where & SSL.SSL_CB_READ:
+            if where & SSL.SSL_CB_READ and desc == 0:
+                result.close_notify = True  # not an alert in the sense of a refusal: kept apart
+            elif where & SSL.SSL_CB_READ:
                 if result.alert_received is None or level == 2:
                     result.alert_received, result.alert_level = desc, level
             elif where & SSL.SSL_CB_WRITE and result.alert_sent is None:
@@ -371,12 +375,17 @@ def _run(
         result.post_handshake = "quiet" if ticket_until is None else "ticket"
     except _Closed as closed:
         result.post_handshake = "reset" if closed.reset else "closed"
-    except (SSL.ZeroReturnError, SSL.SysCallError) as exc:
+    except SSL.ZeroReturnError:
+        # close_notify: the server ended the session in order, after a handshake it completed.
+        result.post_handshake = "close_notify"
+    except SSL.SysCallError as exc:
         result.error = _errtext(exc)
         result.post_handshake = "closed"
     except (SSL.Error, OSError) as exc:
         result.error = _errtext(exc)
         result.post_handshake = "alert" if result.alert_received is not None else "error"
+    if result.post_handshake == "close_notify":
+        return  # the handshake stands (outcome "ok"); no Logon can follow on a closed session
     if result.post_handshake in ("closed", "reset", "alert", "error"):
         result.outcome = result.post_handshake
         return

@@ -226,6 +226,8 @@ def _findings(ctx: Context, ep: Endpoint, t: TlsResult) -> list[Finding]:
             )
         else:
             findings.append(_server_reached(ep, t, ev, commands, server_requires))
+        if t.post_handshake == "close_notify":
+            findings.append(_closed_cleanly(ep, t, ev, commands))
         if not t.client_cert_sent and with_client and t.outcome == "ok":
             findings.append(
                 Finding(
@@ -301,6 +303,7 @@ def _ok(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str, ...
         "accepting the client certificate.",
         "quiet": "The connection then stayed open and quiet, as a FIX server waiting for the client's Logon does.",
         "data": "The server then sent data first.",
+        "close_notify": "The server then ended the session in order (TLS close_notify): see the note below.",
     }.get(t.post_handshake or "", "")
     return Finding(
         "tls.ok",
@@ -316,6 +319,11 @@ def _ok(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str, ...
 def _server_reached(
     ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str, ...], requires: bool
 ) -> Finding:
+    """The server side, seen without a client certificate: a `warn` when the server asks for one.
+
+    Without the certificate the mTLS handshake was not tested (and a server that requires
+    one refuses it), so a script reading the verdict must not be told the link works.
+    """
     server = t.server_chain[0] if t.server_chain else None
     parts = [f"The server at {ep} speaks TLS ({t.tls_version or 'version unknown'}, {t.cipher or 'cipher unknown'})"]
     if server is not None:
@@ -324,15 +332,35 @@ def _server_reached(
             f"{certs.openssl_date(certs.not_after(server))}"
         )
     text = " ".join(parts) + "."
-    if requires or t.cert_requested:
-        text += " It requires a client certificate"
-        if t.client_ca_names:
-            text += " issued by one of: " + "; ".join(ev["acceptable_client_ca_names"])
-        text += "."
-    else:
+    asked = requires or t.cert_requested
+    ev = {**ev, "client_certificate_required": bool(asked)}
+    if not asked:
         text += " It did not ask for a client certificate."
-    ev = {**ev, "client_certificate_required": bool(requires or t.cert_requested)}
-    return Finding("tls.server_reached", Status.PASS, text, commands=(_showcerts(ep), *commands), evidence=ev)
+        return Finding("tls.server_reached", Status.PASS, text, commands=(_showcerts(ep), *commands), evidence=ev)
+    cas = "; ".join(ev["acceptable_client_ca_names"]) or "the server does not list them"
+    if requires:
+        text += (
+            " It requires a client certificate and none was sent, so the mTLS handshake cannot complete: "
+            f"the server refused the connection ({_how_refused(t)})."
+        )
+    else:
+        text += " It asked for a client certificate and none was sent: the mTLS handshake was not tested."
+    text += f" The CAs whose certificates it accepts: {cas}."
+    return Finding(
+        "tls.client_cert_required",
+        Status.WARN,
+        text,
+        "Run again with the client files (fix.itbit.pem, or host.crt and host.key) to test the mTLS handshake; "
+        "the certificate must be issued by one of the CAs above (your ca.crt, once the exchange installed it).",
+        (*commands, _showcerts(ep)),
+        ev,
+    )
+
+
+def _how_refused(t: TlsResult) -> str:
+    if t.alert_received is not None:
+        return f"TLS alert {t.alert_received} {alert_name(t.alert_received)}"
+    return "it reset the connection" if t.outcome == "reset" else "it closed the connection"
 
 
 def _client_rejected(
@@ -403,10 +431,34 @@ def _handshake_failed(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: 
     )
 
 
+def _closed_cleanly(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str, ...]) -> Finding:
+    """close_notify right after a completed handshake: an orderly end, not a refusal (that is an alert)."""
+    accepted = (
+        "the server accepted your client certificate"
+        if t.client_cert_sent
+        else "no client certificate was sent"
+    )
+    return Finding(
+        "tls.closed_cleanly",
+        Status.WARN,
+        f"The mTLS handshake with {ep} completed ({t.tls_version}) and {accepted}; then the server ended the "
+        "session in order with a TLS close_notify. That is not a rejection: a server that refuses a certificate "
+        "sends a TLS alert, and a bare TCP close (FIN) or reset (RST) without either is an abrupt hang-up. A FIX "
+        "server keeps the connection open for the client's Logon, so the service on this port chose to close: "
+        "e.g. `openssl s_server` whose input ended (run in the background), or a FIX service that does not know "
+        "this session.",
+        "If this is the exchange's FIX endpoint, log on to see the FIX answer (--logon SENDER:TARGET); otherwise "
+        "use the FIX server address and port from onboarding.",
+        commands,
+        {**ev, "close_notify": True},
+    )
+
+
 def _closed(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str, ...]) -> Finding:
     how = "reset" if t.outcome == "reset" else "closed"
+    tcp = "a TCP reset (RST)" if t.outcome == "reset" else "a bare TCP close (FIN)"
     if t.phase == "after-handshake":
-        text = f"The handshake with {ep} completed, then the server {how} the connection without a TLS alert. " + (
+        text = f"The handshake with {ep} completed, then the server {how} the connection with {tcp}: no TLS alert and no close_notify. " + (
             "Under TLS 1.3 this is how some servers refuse a client certificate; it also happens when the "
             "service behind the exchange's TLS endpoint refuses the connection."
             if t.tls_version == "TLSv1.3"
@@ -511,7 +563,8 @@ def _server_side(ctx: Context, ep: Endpoint, t: TlsResult, ev: dict[str, Any]) -
             Finding(
                 "tls.hostname_mismatch",
                 Status.WARN,
-                f"The server's certificate does not name {ep.host} (it names {names}). The guide's stunnel "
+                f"{_handshake_note(t, ob.server_ca_file)}The server's certificate does not name {ep.host} (it "
+                f"names {names}). The guide's stunnel "
                 "configuration does not check the name, so this alone does not stop the connection; a FIX client "
                 "or stunnel with `checkHost` would refuse it.",
                 "Connect with the host name from onboarding rather than an IP address or alias; if you use "
@@ -524,6 +577,14 @@ def _server_side(ctx: Context, ep: Endpoint, t: TlsResult, ev: dict[str, Any]) -
             )
         )
     return out
+
+
+def _handshake_note(t: TlsResult, server_ca_file: str | None) -> str:
+    """A warning about the server's name must not hide that the mTLS handshake itself worked."""
+    if t.outcome != "ok" or not t.client_cert_sent:
+        return ""
+    trusted = f" and {server_ca_file} verified the server's certificate" if t.server_ca_given and not t.verify_errors else ""
+    return f"The mTLS handshake itself succeeded (the server accepted your client certificate{trusted}). "
 
 
 def _untrusted(ctx: Context, ep: Endpoint, t: TlsResult, ev: dict[str, Any], server_ca: str) -> Finding:
