@@ -98,16 +98,38 @@ def ipv6_loopback() -> str:
 # --- a server that accepts, reads the client's hello, then hangs up --------------------------
 
 
-@pytest.mark.parametrize("then", ["reset", "close"])
-def test_hang_up_after_reading_the_hello_points_to_the_ip_allow_list(netpki: Pki, then: str) -> None:
-    """Accepting, reading the ClientHello, then RST (or FIN) without a byte is step 3's allow-list finding."""
+def test_reset_after_reading_the_hello_points_to_the_allow_list_first(netpki: Pki) -> None:
+    """Accepting, reading the ClientHello, then RST: step 3 fails; the allow-list leads, "not TLS" follows."""
     timeout = 2.0
-    with scripted_server(b"", then=then) as (host, port):
+    with scripted_server(b"", then="reset") as (host, port):
         report, elapsed = _diagnose(netpki.files(), host, port, timeout)
     f = _finding(report, 3, "tcp.reset")
     assert f["status"] == "fail"
-    assert "allow-list" in f["message"]
-    assert f["evidence"]["closed_by_server"] == ("reset" if then == "reset" else "closed")
+    assert f["evidence"]["closed_by_server"] == "reset"
+    assert f["evidence"]["hello_sent"] is True
+    message = f["message"]
+    assert "allow-list" in message and "may not speak TLS" in message
+    assert message.index("allow-list") < message.index("may not speak TLS")
+    assert _codes(report, 4) == ["tls.skipped"]
+    _within(elapsed, timeout)
+
+
+def test_plain_tcp_port_that_reads_the_hello_and_closes_may_not_speak_tls(netpki: Pki) -> None:
+    """A plain-TCP service reads the ClientHello and closes (FIN), on 127.0.0.1: "may not speak TLS" leads.
+
+    It used to be blamed on the exchange's IP allow-list alone (tcp.reset), which usually drops or
+    resets at connect, before reading anything.
+    """
+    timeout = 2.0
+    with scripted_server(b"", then="close") as (host, port):
+        report, elapsed = _diagnose(netpki.files(), host, port, timeout)
+    f = _finding(report, 3, "tcp.closed_after_hello")
+    assert f["status"] == "fail"
+    assert f["evidence"]["closed_with"] == "FIN"
+    message = f["message"]
+    assert "This port may not speak TLS" in message
+    assert message.index("may not speak TLS") < message.index("allow-list")
+    assert any(c.startswith(f"openssl s_client -connect {host}:{port}") for c in f["commands"])
     assert _codes(report, 4) == ["tls.skipped"]
     _within(elapsed, timeout)
 

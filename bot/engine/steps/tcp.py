@@ -3,7 +3,8 @@
 Every address the name resolves to (IPv4 and IPv6) is tried at once, within the
 timeout. The probe then starts the TLS handshake on the same connection (step 4 reads
 its result): a server that resets or closes before sending a single byte is this
-step's finding, because that is what the exchange's IP allow-list does.
+step's finding: the exchange's IP allow-list does that, and so does a port that does not
+speak TLS; how it hung up says which is likelier (`_hung_up`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from bot.engine import net
 from bot.engine.context import Context, Endpoint
 from bot.engine.net.tcp import TcpResult
+from bot.engine.net.tls import TlsResult
 from bot.engine.report import Finding, Status
 from bot.engine.steps._common import skip
 
@@ -72,19 +74,7 @@ def run(ctx: Context) -> list[Finding]:
     evidence["connected_to"] = connected.address
     evidence["connect_ms"] = round(connected.ms, 1)
     if probe.reset_before_any_byte and probe.tls is not None:
-        how = "reset" if probe.tls.outcome == "reset" else "closed"
-        evidence["closed_by_server"] = how
-        evidence["closed_after_ms"] = round(probe.tls.total_ms, 1)
-        return [
-            _reset(
-                ep,
-                evidence,
-                commands,
-                f"TCP connected to {_where(ep, connected.address)} in {_ms(connected.ms)}, but the server {how} the "
-                f"connection {probe.tls.total_ms:.0f} ms later without sending a single byte, not even an answer "
-                "to the TLS hello.",
-            )
-        ]
+        return [_hung_up(ep, connected.address, connected.ms, probe.tls, evidence, commands)]
     others = [a for a in tcp.attempts if a is not connected and a.outcome not in ("connected", "pending")]
     findings = [
         Finding(
@@ -121,12 +111,64 @@ def _where(ep: Endpoint, address: str) -> str:
     return str(ep) if address == str(ep) else f"{ep} ({address})"
 
 
-def _reset(ep: Endpoint, evidence: dict[str, Any], commands: tuple[str, ...], what: str) -> Finding:
+def _hung_up(
+    ep: Endpoint, address: str, connect_ms: float, tls: TlsResult, evidence: dict[str, Any], commands: tuple[str, ...]
+) -> Finding:
+    """Connected, then closed or reset before a single byte came back: which cause leads depends on how.
+
+    An allow-list drops or resets at connect, before reading anything; a plain-TCP service
+    (a FIX engine's own port) reads the TLS hello, cannot parse it and closes. A clean close
+    (FIN) means the hello was read whole (a close with unread data is a reset), so it points
+    to "not TLS" first; a reset points to the allow-list first; both are said.
+    """
+    reset = tls.outcome == "reset"
+    how = "reset" if reset else "closed"
+    hello_sent = tls.bytes_sent > 0
+    evidence["closed_by_server"] = how
+    evidence["closed_with"] = "RST" if reset else "FIN"
+    evidence["hello_sent"] = hello_sent
+    evidence["closed_after_ms"] = round(tls.total_ms, 1)
+    what = (
+        f"TCP connected to {_where(ep, address)} in {_ms(connect_ms)}, but the server {how} the connection "
+        f"{tls.total_ms:.0f} ms later without sending a single byte"
+    )
+    if not hello_sent:
+        return _reset(ep, evidence, commands, f"{what}, before the TLS hello could even be sent.")
+    if reset:
+        return _reset(
+            ep,
+            evidence,
+            commands,
+            f"{what}, not even an answer to the TLS hello (a TCP reset).",
+            f" Less likely, since an allow-list usually resets at connect: this port may not speak TLS (a plain-TCP "
+            f"service that resets on bytes it cannot read); `{_s_client(ep)}` then ends in 'unexpected eof'.",
+        )
+    return Finding(
+        "tcp.closed_after_hello",
+        Status.FAIL,
+        f"{what}: it read the TLS hello whole (a clean TCP close, FIN; unread data would have made it a reset) and "
+        "closed without answering. This port may not speak TLS: a plain-TCP service, such as a FIX engine's own "
+        "port reached without stunnel/TLS in front, closes like this on bytes it cannot parse (`openssl s_client` "
+        "says 'unexpected eof'). Less likely, since an allow-list usually drops or resets at connect before "
+        "reading anything: the exchange's IP allow-list does not know your public IP address.",
+        f"Check that {ep} is the FIX server's TLS address and port from onboarding (not a plain FIX port or "
+        "stunnel's local accept port). If it is, send the exchange the public IP address your FIX connections come "
+        f"from (`{PUBLIC_IP_COMMAND}`) and ask them to allow it.",
+        (f"{_s_client(ep)} </dev/null", *commands, PUBLIC_IP_COMMAND),
+        evidence,
+    )
+
+
+def _s_client(ep: Endpoint) -> str:
+    return f"openssl s_client -connect {shlex.quote(str(ep))}"
+
+
+def _reset(ep: Endpoint, evidence: dict[str, Any], commands: tuple[str, ...], what: str, also: str = "") -> Finding:
     return Finding(
         "tcp.reset",
         Status.FAIL,
         f"{what} This is what the exchange's IP allow-list does to a source address it does not know: your "
-        "public IP address is most likely not registered with the exchange.",
+        f"public IP address is most likely not registered with the exchange.{also}",
         "Send the exchange the public IP address your FIX connections come from and ask them to allow it; "
         f"find it with `{PUBLIC_IP_COMMAND}` on the FIX client's machine (behind a NAT, proxy or VPN it is "
         "the gateway's address, which this command shows). If the address is already registered, check "
