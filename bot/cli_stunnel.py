@@ -18,7 +18,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.engine._stunnel_conf import referenced_paths
+from bot.engine._stunnel_conf import parse, referenced_paths
+from bot.engine._stunnel_cross import PID_NO_FOLDER, PID_NOT_WRITABLE
 from bot.engine.context import EndpointError, parse_endpoint
 from bot.engine.inputs import MAX_FILE_BYTES
 from bot.stunnel_config import DEFAULT_ACCEPT_PORT, DEFAULT_SERVICE, StunnelConfigError, config_for_files
@@ -63,7 +64,35 @@ def read_referenced_files(
             continue
         seen.add(resolved)
         files.append((written, data))
+    unreadable.update(pid_folder_problem(text))
     return files, unreadable
+
+
+def pid_folder_problem(config_text: str) -> dict[str, str]:
+    """The pid file's folder, checked on this machine: stunnel exits at start-up when it cannot create the file.
+
+    Returns `{pid path as written: why}` (the engine's `_stunnel_cross` reads it), or `{}`.
+    """
+    pid = parse(config_text).globals.get("pid")
+    if pid is None or not pid.value.startswith("/"):
+        return {}
+    folder = Path(pid.value).parent
+    if not folder.exists():
+        return {pid.value: f"{PID_NO_FOLDER}: {folder} does not exist on this machine"}
+    if not folder.is_dir():
+        return {pid.value: f"{PID_NO_FOLDER}: {folder} is not a folder"}
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return {pid.value: f"{PID_NOT_WRITABLE}: {folder} is not writable by {_user()}"}
+    return {}
+
+
+def _user() -> str:
+    try:
+        import pwd
+
+        return f"the user {pwd.getpwuid(os.getuid()).pw_name}"
+    except (ImportError, KeyError):
+        return "this user"
 
 
 def add_subparser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -85,6 +114,12 @@ def add_subparser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
         metavar="PORT",
         help=f"local port the FIX client connects to (127.0.0.1 only; default {DEFAULT_ACCEPT_PORT})",
     )
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="do not connect to read the server's certificate (then confirm the checkHost/checkIP name yourself)",
+    )
+    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="for reading the server's certificate")
     p.add_argument("--name", default=DEFAULT_SERVICE, help=f"service section name (default {DEFAULT_SERVICE})")
     p.add_argument("--log-file", default=None, metavar="FILE", help="also write stunnel's log to FILE (output =)")
     p.add_argument(
@@ -113,7 +148,13 @@ def run(args: argparse.Namespace) -> int:
             return 2
     try:
         generated = config_for_files(
-            paths, endpoint, accept_port=args.accept_port, service=args.name, output=args.log_file
+            paths,
+            endpoint,
+            accept_port=args.accept_port,
+            service=args.name,
+            output=args.log_file,
+            read_server_cert=not args.offline,
+            timeout=args.timeout,
         )
     except StunnelConfigError as exc:
         print(f"fixcheck: {exc}", file=sys.stderr)

@@ -3,6 +3,9 @@
 `client_config()` is pure: it turns paths and an endpoint into configuration text.
 `config_for_files()` decides which file is which by content (the engine's roles), so a
 user can hand over a folder and get a file that stunnel accepts as it is.
+`checkHost`/`checkIP` is taken from the names in the server's certificate when the front
+end could read it (`server_certificate()`: one handshake, as step 4 makes); otherwise the
+file says that the name must be confirmed.
 """
 
 from __future__ import annotations
@@ -11,10 +14,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cryptography import x509
+
+from bot.engine import net
 from bot.engine._stunnel_conf import is_ip
-from bot.engine.context import Endpoint
+from bot.engine._stunnel_cross import cert_names
+from bot.engine.context import Context, Endpoint
 from bot.engine.inputs import read_file
-from bot.engine.roles import Role, assign_roles
+from bot.engine.net import hostname
+from bot.engine.roles import Onboarding, Role, assign_roles
 
 DEFAULT_ACCEPT_PORT = 1234
 DEFAULT_SERVICE = "itbit"
@@ -33,14 +41,18 @@ def client_config(
     accept_port: int = DEFAULT_ACCEPT_PORT,
     service: str = DEFAULT_SERVICE,
     output: str | None = None,
+    check: tuple[str, str] | None = None,
 ) -> str:
-    """stunnel 5 client configuration text: 127.0.0.1:`accept_port` -> mTLS -> `endpoint`."""
+    """stunnel 5 client configuration text: 127.0.0.1:`accept_port` -> mTLS -> `endpoint`.
+
+    `check` is the `checkHost`/`checkIP` line and the comment above it (`check_line()`).
+    """
     if not 1 <= accept_port <= 65535:
         raise StunnelConfigError(f"accept port {accept_port} is out of range (1-65535)")
     name = "".join(ch for ch in service if ch.isalnum() or ch in "-_.") or DEFAULT_SERVICE
     host = endpoint.host
     connect = f"[{host}]:{endpoint.port}" if ":" in host else f"{host}:{endpoint.port}"
-    check = f"checkIP = {host}" if is_ip(host) else f"checkHost = {host}"
+    check_option, check_comment = check or check_line(host, None)
     lines = [
         "; stunnel client configuration written by `fixcheck stunnel-config`.",
         f"; The FIX client connects to 127.0.0.1:{accept_port} in plain TCP; stunnel carries it",
@@ -75,10 +87,43 @@ def client_config(
         "; the exchange's server CA (itbit-ca.pem from the onboarding page), not your own ca.crt",
         f"CAfile = {cafile}",
         "verifyChain = yes",
-        check,
+        f"; {check_comment}",
+        check_option,
         "",
     ]
     return "\n".join(lines)
+
+
+def check_line(host: str, server_cert: x509.Certificate | None) -> tuple[str, str]:
+    """The `checkHost`/`checkIP` line for `host` and a comment: from the server certificate's names when known.
+
+    stunnel rejects a server whose certificate does not hold the checked name ('CERT: Subject
+    checks failed'), so the name is one the certificate holds: `host` when it does, else the
+    certificate's first plain (non-wildcard) name.
+    """
+    own = f"checkIP = {host}" if is_ip(host) else f"checkHost = {host}"
+    if server_cert is None:
+        return own, (
+            f"confirm that the server's certificate names {host} (it was not read when this file was written): "
+            f"openssl s_client -connect HOST:PORT </dev/null | openssl x509 -noout -subject -ext subjectAltName"
+        )
+    names = cert_names(server_cert)
+    if hostname.matches(server_cert, host):
+        return own, f"the server's certificate names {host} (read when this file was written)"
+    plain = [n for n in names if "*" not in n]
+    if not plain:
+        return own, f"the server's certificate does not name {host} (it names {', '.join(names) or 'nothing'}): ask the exchange"
+    pick = plain[0]
+    option = f"checkIP = {pick}" if is_ip(pick) else f"checkHost = {pick}"
+    return option, f"the server's certificate names {', '.join(names)}, not {host}: stunnel checks {pick}"
+
+
+def server_certificate(ob: Onboarding, endpoint: Endpoint, timeout: float) -> x509.Certificate | None:
+    """The server certificate `endpoint` presents, from one mTLS handshake (step 4's probe); None if none came."""
+    probe = net.probe(Context(ob, endpoint=endpoint, timeout=timeout))
+    if probe is None or probe.tls is None or not probe.tls.server_chain:
+        return None
+    return probe.tls.server_chain[0]
 
 
 @dataclass
@@ -88,6 +133,7 @@ class GeneratedConfig:
     key: Path | None
     cafile: Path
     notes: list[str] = field(default_factory=list)
+    check: str = ""  # the checkHost/checkIP line written
 
 
 def config_for_files(
@@ -97,8 +143,13 @@ def config_for_files(
     accept_port: int = DEFAULT_ACCEPT_PORT,
     service: str = DEFAULT_SERVICE,
     output: str | None = None,
+    read_server_cert: bool = False,
+    timeout: float = 10.0,
 ) -> GeneratedConfig:
     """Read `paths`, find the client certificate/key and the server CA, write the configuration.
+
+    With `read_server_cert`, one handshake with `endpoint` (bounded by `timeout`) reads the
+    server's certificate, to check the name it holds (`check_line()`).
 
     Raises `StunnelConfigError` when the files lack a client certificate, its key or the
     exchange's server CA.
@@ -132,6 +183,14 @@ def config_for_files(
     notes = []
     if ob.roles.get(ob.client_cert_file) is not Role.CLIENT_BUNDLE and key is not None:
         notes.append(f"certificate and key are separate files: cert = {cert}, key = {key}")
+    server_cert = server_certificate(ob, endpoint, timeout) if read_server_cert else None
+    check = check_line(endpoint.host, server_cert)
+    if read_server_cert and server_cert is None:
+        notes.append(f"could not read the server's certificate from {endpoint}: {check[1]}")
+    elif not read_server_cert:
+        notes.append(check[1])
+    elif not check[0].endswith(f"= {endpoint.host}"):
+        notes.append(check[1])
     text = client_config(
         cert=str(cert),
         cafile=str(cafile),
@@ -140,5 +199,6 @@ def config_for_files(
         accept_port=accept_port,
         service=service,
         output=output,
+        check=check,
     )
-    return GeneratedConfig(text, cert, key, cafile, notes)
+    return GeneratedConfig(text, cert, key, cafile, notes, check[0])

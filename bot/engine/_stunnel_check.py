@@ -25,9 +25,11 @@ from bot.engine._stunnel_conf import (
     parse_address,
     placeholder_in,
 )
+from bot.engine._stunnel_cross import log_override
 from bot.engine.certs import issued_by
 from bot.engine.context import Context
 from bot.engine.inputs import FileFormat, InputFile, Kind
+from bot.engine.net.tables import CLIENT_CERT_ALERTS
 from bot.engine.report import Finding, Status
 from bot.engine.roles import Role
 
@@ -631,16 +633,14 @@ def _log_location(config: StunnelConfig, name: str) -> Finding:
 # ---------------------------------------------------------------- the log
 
 
-_ALERT_CLIENT_CERT = {40, 42, 43, 44, 45, 46, 48, 49, 51, 116}
-
-
 def check_log(text: str, name: str) -> list[Finding]:
     """Findings from stunnel's log output."""
     out: list[Finding] = []
     events = slog.events(text)
     kinds = {e.kind for e in events}
     for event in events:
-        finding = _log_finding(event, kinds, name)
+        decided, finding = log_override(event, kinds, name)  # rules that cross-check the rest of the log
+        finding = finding if decided else _log_finding(event, kinds, name)
         if finding is not None:
             out.append(finding)
     if not out:
@@ -806,7 +806,7 @@ def _log_finding(event: slog.Event, kinds: set[str], name: str) -> Finding | Non
         num = int(d.get("number", 0))
         alert = d.get("alert")
         call = d.get("call")
-        if num in _ALERT_CLIENT_CERT:
+        if num in CLIENT_CERT_ALERTS:
             return f(
                 "stunnel.log_client_cert_rejected",
                 Status.FAIL,

@@ -39,6 +39,20 @@ ALERTS: dict[str, int] = {
 }
 
 
+# One row per log line, table-shaped so the rules can move as they are: (event kind, pattern on
+# the message). Named groups become the event's detail. Checked before the older rules below.
+LINE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    # stunnel 5.68 exits at start-up when the pid file's folder is missing or not writable.
+    ("pid_file", re.compile(r"^Cannot (?:create|write) pid file (?P<path>\S+)$")),
+    ("pid_not_absolute", re.compile(r"^Pid file must include full path name")),
+    # Not fatal: stunnel starts and resolves the connect host again for each connection.
+    ("dns_delayed", re.compile(r"^Cannot resolve (?:connect|redirect) target - delaying DNS lookup$")),
+    # The server's chain verified up to a CA in CAfile (depth 1 or more): CAfile is right.
+    ("ca_accepted", re.compile(r"^Certificate accepted at depth=(?P<depth>[1-9]\d*): (?P<subject>.+)$")),
+    ("rejected_cert", re.compile(r"^Rejected by CERT at depth=(?P<depth>\d+): (?P<subject>.+)$")),
+)
+
+
 @dataclass(frozen=True)
 class LogLine:
     level: int  # syslog level 0-7
@@ -110,6 +124,10 @@ def events(text: str) -> list[Event]:
         if msg.startswith("TLS connected"):
             tls_up.add(line.thread)
             continue
+        rule = next(((kind, m) for kind, pattern in LINE_RULES if (m := pattern.match(msg))), None)
+        if rule is not None:
+            add(rule[0], line, **rule[1].groupdict())
+            continue
         if msg == "Configuration successful":
             add("config_ok", line)
         elif msg == "Configuration failed":
@@ -147,8 +165,6 @@ def events(text: str) -> list[Event]:
             add("subject_checks_failed", line)
         elif "certificate verify failed" in msg:
             add("server_cert_untrusted", line, reason=last_preverify or "")
-        elif msg.startswith("Rejected by CERT at depth="):
-            continue
         elif re.match(r"SSL_(connect|read|write|accept)", msg) and "wrong version number" in msg:
             kind = "server_mode" if msg.startswith("SSL_accept") else "not_tls"
             add(kind, line)

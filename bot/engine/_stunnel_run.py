@@ -54,7 +54,8 @@ def log_failed(run: TunnelRun) -> bool:
     return any(f.status is Status.FAIL for f in log_findings(run))
 
 
-def _tls_connected(run: TunnelRun) -> bool:
+def tls_connected(run: TunnelRun) -> bool:
+    """stunnel's log shows a completed TLS handshake with the exchange ('TLS connected')."""
     return any(line.message.startswith("TLS connected") for line in slog.read_lines(run.log))
 
 
@@ -119,7 +120,7 @@ def run_findings(run: TunnelRun) -> list[Finding]:
                 evidence={**ev, **crossed},
             )
         )
-    elif fix is not None and _tls_connected(run) and not log_fails:
+    elif fix is not None and tls_connected(run) and not log_fails:
         out.append(
             Finding(
                 "stunnel.run_bytes_sent",
@@ -146,7 +147,7 @@ def run_findings(run: TunnelRun) -> list[Finding]:
                 evidence={**ev, **crossed},
             )
         )
-    elif _tls_connected(run) and not log_fails:
+    elif tls_connected(run) and not log_fails:
         out.append(
             Finding(
                 "stunnel.run_tls_ok",

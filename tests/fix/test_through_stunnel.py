@@ -41,7 +41,7 @@ def write_config(
     conf = folder / "stunnel.conf"
     conf.write_text(
         "; the user's own configuration\n"
-        "pid = /nonexistent/fixcheck-test.pid\n"
+        f"pid = {folder / 'fixcheck-test.pid'}\n"
         "output = /nonexistent/fixcheck-test.log\n"
         "[itbit]\n"
         "client = yes\n"
@@ -98,7 +98,11 @@ def test_good_config_without_logon_reports_the_handshake(fixpki: FixPki, tmp_pat
         types = acc.types()
     assert types == []  # nothing but the TLS handshake crossed
     s7 = codes(report, 7)
-    assert s7["stunnel.run_tls_ok"] is Status.PASS and report.step(7).status is Status.PASS
+    assert s7["stunnel.run_tls_ok"] is Status.PASS
+    # The engine alone (as in Slack) cannot look at the pid file's folder: it says the folder must exist.
+    assert {c for c, st in s7.items() if st is not Status.PASS and st is not Status.SKIP} == {"stunnel.pid_folder"}
+    # Step 4 reports the handshake stunnel made (no --connect was given).
+    assert codes(report, 4) == {"tls.through_stunnel_ok": Status.PASS}
 
 
 def test_wrong_compid_through_the_tunnel(fixpki: FixPki, tmp_path: Path) -> None:

@@ -8,11 +8,13 @@ front end (`ctx.tunnel_run`, `--through-stunnel`) adds what it showed. The check
 
 from __future__ import annotations
 
+from bot.engine import _stunnel_cross as cross
 from bot.engine._stunnel_check import check_config, check_log
+from bot.engine._stunnel_conf import Option, StunnelConfig, parse
 from bot.engine._stunnel_run import run_findings
 from bot.engine.context import Context
 from bot.engine.inputs import InputFile
-from bot.engine.report import Finding
+from bot.engine.report import Finding, Status
 from bot.engine.steps._common import skip
 
 NUMBER = 7
@@ -43,9 +45,23 @@ def run(ctx: Context) -> list[Finding]:
                 skip("stunnel.unreadable", f"{conf.name} is not a text file, so it is not a stunnel configuration.")
             )
         else:
-            findings.extend(check_config(ctx, conf))
+            findings.extend(_config(ctx, conf))
     for log in logs:
         findings.extend(check_log(log.text or "", log.name))
     if ctx.tunnel_run is not None:
         findings.extend(run_findings(ctx.tunnel_run))
-    return findings
+    cafiles = [o.value for c in configs if c.text for o in _options(parse(c.text), "cafile")]
+    return cross.reconcile(ctx, findings, cafiles)
+
+
+def _config(ctx: Context, conf: InputFile) -> list[Finding]:
+    """The configuration's own checks, and those that need the front end or step 4 (`_stunnel_cross`)."""
+    own = check_config(ctx, conf)
+    more = cross.config_findings(ctx, parse(conf.text or ""), conf.name)
+    if any(f.status in (Status.FAIL, Status.WARN) for f in more):
+        own = [f for f in own if f.code != "stunnel.ok"]  # not "correct" while a finding says otherwise
+    return [*own, *more]
+
+
+def _options(config: StunnelConfig, key: str) -> list[Option]:
+    return [o for section in (config.globals, *config.services) for o in section.options if o.key == key]

@@ -15,7 +15,6 @@ from typing import Any
 from cryptography import x509
 
 from bot.engine import certs, net
-from bot.engine._stunnel_run import log_failed
 from bot.engine.context import Context, Endpoint
 from bot.engine.fix import FixLogon, FixSession
 from bot.engine.fix import preview as preview_bytes
@@ -24,6 +23,7 @@ from bot.engine.net.tables import CLIENT_CERT_ALERT_MEANING, CLIENT_CERT_ALERTS,
 from bot.engine.net.tls import TlsResult
 from bot.engine.report import Finding, Status
 from bot.engine.roles import Onboarding
+from bot.engine.steps import _tls_tunnel
 from bot.engine.steps._common import CLIENT_BUNDLE, SERVER_CA, q, skip
 from bot.engine.steps._fix import fix_finding, not_sent
 
@@ -53,21 +53,15 @@ OK_REMEDIATION = (
 
 
 def run(ctx: Context) -> list[Finding]:
-    return [*_direct(ctx), *_through_stunnel(ctx)]
+    return [*_direct(ctx), *_tls_tunnel.findings(ctx)]
 
 
 def _direct(ctx: Context) -> list[Finding]:
     if ctx.endpoint_error is not None:
         return [skip("tls.skipped", "Not tried: the endpoint given is not HOST:PORT (step 3 says what to type).")]
     if ctx.endpoint is None:
-        if ctx.tunnel_run is not None and ctx.tunnel_run.fix is not None:
-            return [
-                skip(
-                    "tls.no_endpoint",
-                    "No endpoint was given: stunnel made the handshake (--through-stunnel, below). Add --connect "
-                    "HOST:PORT to test it directly too.",
-                )
-            ]
+        if ctx.tunnel_run is not None:
+            return [_tls_tunnel.handshake(ctx.tunnel_run)]  # what the run through stunnel showed
         return [skip("tls.no_endpoint", "No endpoint was given: add --connect HOST:PORT to test the TLS handshake.")]
     step3 = ctx.results.get(3)
     if step3 is not None and step3.status is Status.FAIL:
@@ -82,19 +76,6 @@ def _direct(ctx: Context) -> list[Finding]:
     if probe is None or probe.tls is None:
         return [skip("tls.skipped", "Not tried: no TCP connection to the server (step 3).")]
     return _findings(ctx, ctx.endpoint, probe.tls)
-
-
-def _through_stunnel(ctx: Context) -> list[Finding]:
-    """The Logon the front end made through the user's stunnel (`--through-stunnel --logon`)."""
-    run = ctx.tunnel_run
-    if run is None or run.fix is None:
-        return []
-    label = f"[{run.service}] -> {run.connect}" if run.service else run.config_name
-    if not run.started:
-        return [not_sent(run.fix, "stunnel did not start with the configuration (step 7 says why).")]
-    if not run.connected:
-        return [not_sent(run.fix, "the connection to stunnel's accept port failed (step 7).")]
-    return [fix_finding(run.fix, label, tunnel_failed=log_failed(run))]
 
 
 # ---------------------------------------------------------------------------------------------

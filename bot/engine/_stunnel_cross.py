@@ -1,0 +1,293 @@
+"""Step 7 checks that need more than the configuration's own text, and the log lines added for them.
+
+- stunnel start-up failures the configuration check cannot see by itself: the pid file's
+  folder (the guide's template has `pid = /home/src/itbit.stunnel.pid`), and a `connect`
+  port copied from the template when no endpoint was given to compare with;
+- `checkHost`/`checkIP` against the names in the server certificate step 4 saw;
+- stunnel log findings cross-checked against the rest of the log and against step 4, so
+  that one root cause is stated once and a file shown to be right is never blamed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shlex
+from collections.abc import Sequence
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from bot.engine import _stunnel_log as slog
+from bot.engine import net
+from bot.engine._stunnel_conf import StunnelConfig, basename, is_ip, parse_address
+from bot.engine.context import Context
+from bot.engine.net import hostname
+from bot.engine.report import Finding, Status
+
+# What a front end that can look (the CLI) puts in `Context.stunnel_unreadable` for the pid
+# file's path, after these prefixes (the rest of the text says which folder).
+PID_NO_FOLDER = "no such folder"
+PID_NOT_WRITABLE = "folder not writable by this user"
+
+# The guide's template: `connect = sandbox-fix.itbit.com:1234`, the same port as its `accept`.
+TEMPLATE_CONNECT = "sandbox-fix.itbit.com:1234"
+
+
+# ------------------------------------------------------------------ the configuration
+
+
+def config_findings(ctx: Context, config: StunnelConfig, name: str) -> list[Finding]:
+    return [*_pid(ctx, config, name), *_connect_port(ctx, config, name), *_check_names(ctx, config, name)]
+
+
+def _pid(ctx: Context, config: StunnelConfig, name: str) -> list[Finding]:
+    """The pid file: stunnel exits at start-up with 'Cannot create pid file' when its folder is not there."""
+    pid = config.globals.get("pid")
+    if pid is None or not pid.value:
+        return []
+    folder = os.path.dirname(pid.value) or "."
+    where = f"{name} line {pid.line}: pid = {pid.value}"
+    fix = f"Create the folder (mkdir -p {shlex.quote(folder)}) for the user stunnel runs as, or write `pid =` (no pid file)."
+    check = (f"ls -ld {shlex.quote(folder)}",)
+    if not pid.value.startswith("/"):
+        return [
+            Finding(
+                "stunnel.pid_folder",
+                Status.FAIL,
+                f"{where}: stunnel refuses a pid file without a full path ('Pid file must include full path name').",
+                "Write the full path, e.g. pid = /var/run/stunnel-fix.pid, or `pid =` (no pid file).",
+            )
+        ]
+    if ctx.stunnel_unreadable is None:
+        # The Slack bot cannot look at the user's machine: say what must hold there.
+        return [
+            Finding(
+                "stunnel.pid_folder",
+                Status.WARN,
+                f"{where}: the folder {folder} must exist and be writable by the user stunnel runs as; otherwise "
+                "stunnel exits at start-up with 'Cannot create pid file' (the guide's template path rarely exists).",
+                fix,
+                check,
+            )
+        ]
+    reason = ctx.stunnel_unreadable.get(pid.value)
+    if reason is None:
+        return []
+    status = Status.WARN if reason.startswith(PID_NOT_WRITABLE) else Status.FAIL
+    return [
+        Finding(
+            "stunnel.pid_folder",
+            status,
+            f"{where}: {reason}. stunnel exits at start-up with 'Cannot create pid file'"
+            + (" unless it runs as a user who may write there." if status is Status.WARN else "."),
+            fix,
+            check,
+            {"pid": pid.value, "folder": folder},
+        )
+    ]
+
+
+def _connect_port(ctx: Context, config: StunnelConfig, name: str) -> list[Finding]:
+    """With no endpoint to compare with, a `connect` copied from the template is worth a question."""
+    if ctx.endpoint is not None:
+        return []  # stunnel.connect_mismatch compares it with --connect
+    out: list[Finding] = []
+    for svc in config.services:
+        connects = config.effective_all(svc, "connect")
+        accept = config.effective(svc, "accept")
+        if not connects:
+            continue
+        value = connects[0].value.strip()
+        target = parse_address(value)
+        accept_port = parse_address(accept.value).port_number if accept is not None else None
+        template = value.lower() == TEMPLATE_CONNECT
+        if not template and (target.port_number is None or target.port_number != accept_port):
+            continue
+        why = (
+            "is the guide template's example"
+            if template
+            else f"uses the same port as accept ({accept_port}), as the guide's template does"
+        )
+        out.append(
+            Finding(
+                "stunnel.connect_unconfirmed",
+                Status.WARN,
+                f"{name} line {connects[0].line}: connect = {value} {why}: the FIX server's address and port come "
+                "from onboarding, and nothing here confirms them.",
+                "Put the FIX server address and port from onboarding in connect =, and check them with --connect "
+                "HOST:PORT.",
+                (f"fixcheck diagnose --stunnel {shlex.quote(name)} --connect {shlex.quote(value)}",),
+            )
+        )
+    return out
+
+
+def cert_names(cert: x509.Certificate) -> list[str]:
+    """The names stunnel's checkHost/checkIP can match: DNS names and IPs, or the CN without DNS names."""
+    dns, ips = hostname.names_of(cert)
+    if not dns:
+        dns = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    return [*dns, *ips]
+
+
+def server_leaf(ctx: Context) -> x509.Certificate | None:
+    """The server certificate step 4's handshake received (the probe is cached: no new connection)."""
+    if ctx.endpoint is None or 4 not in ctx.results:
+        return None
+    probe = net.probe(ctx)
+    if probe is None or probe.tls is None or not probe.tls.server_chain:
+        return None
+    return probe.tls.server_chain[0]
+
+
+def _check_names(ctx: Context, config: StunnelConfig, name: str) -> list[Finding]:
+    """checkHost/checkIP that the server certificate step 4 saw does not name: stunnel would refuse it."""
+    leaf = server_leaf(ctx)
+    if leaf is None or ctx.endpoint is None:
+        return []
+    out: list[Finding] = []
+    for svc in config.services:
+        checks = config.effective_all(svc, "checkHost") + config.effective_all(svc, "checkIP")
+        connects = config.effective_all(svc, "connect")
+        if not checks or not connects or parse_address(connects[0].value).port_number != ctx.endpoint.port:
+            continue
+        if any(hostname.matches(leaf, c.value) for c in checks):
+            continue
+        names = cert_names(leaf)
+        listed = ", ".join(f"{c.canonical} = {c.value}" for c in checks)
+        suggestion = names[0] if names else None
+        fix = (
+            f"Write {'checkIP' if is_ip(suggestion) else 'checkHost'} = {suggestion} (a name the certificate holds) "
+            f"instead of {listed}."
+            if suggestion
+            else "Ask the exchange which name their server certificate holds."
+        )
+        out.append(
+            Finding(
+                "stunnel.check_name_not_in_cert",
+                Status.FAIL,
+                f"{name} line {checks[0].line}: {listed}, but the server certificate step 4 received names "
+                f"{', '.join(names) or 'nothing stunnel can match'}: stunnel will reject the server "
+                "('CERT: Subject checks failed').",
+                fix,
+                (f"openssl s_client -connect {shlex.quote(str(ctx.endpoint))} </dev/null 2>/dev/null | openssl x509 "
+                 "-noout -subject -ext subjectAltName",),
+                {"check": [c.value for c in checks], "certificate_names": names},
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------ the log
+
+
+# A log finding left out when the finding it names is present: the same root cause, which that
+# finding states with more (the certificate's names from step 4, and the line to write).
+SAID_BY: dict[str, str] = {
+    "stunnel.log_checkhost_failed": "stunnel.check_name_not_in_cert",
+}
+
+
+def log_override(event: slog.Event, kinds: set[str], name: str) -> tuple[bool, Finding | None]:
+    """`(True, finding or None)` when a rule here decides `event` (None: said elsewhere); else `(False, None)`."""
+    d = event.detail
+    ev = {"log_line": d.get("line"), "lines": list(event.lines), "count": d.get("count", 1)}
+    if event.kind == "pid_file":
+        path = str(d.get("path", ""))
+        folder = os.path.dirname(path) or "/"
+        return True, Finding(
+            "stunnel.log_pid_file",
+            Status.FAIL,
+            f"{name}: stunnel could not create its pid file {path} ('Cannot create pid file') and exited: the folder "
+            f"{folder} does not exist or is not writable by the user stunnel runs as.",
+            f"Create the folder (mkdir -p {shlex.quote(folder)}) or write `pid =` (no pid file), then start stunnel "
+            "again.",
+            (f"ls -ld {shlex.quote(folder)}",),
+            {**ev, "path": path},
+        )
+    if event.kind == "pid_not_absolute":
+        return True, Finding(
+            "stunnel.log_pid_file",
+            Status.FAIL,
+            f"{name}: stunnel refused the pid file's path ('Pid file must include full path name').",
+            "Write the full path, e.g. pid = /var/run/stunnel-fix.pid, or `pid =` (no pid file).",
+            evidence=ev,
+        )
+    if event.kind == "dns" and "dns_delayed" in kinds and int(d.get("count", 1)) == 1:
+        host = str(d.get("name") or "the connect host")
+        return True, Finding(
+            "stunnel.log_dns",
+            Status.WARN,
+            f"{name}: stunnel could not resolve {host} at start-up and carried on ('delaying DNS lookup'): not "
+            "fatal, it tries again for each connection, which fails while the name does not resolve (step 3).",
+            "Check the name in connect = against the FIX server address from onboarding, and DNS on this machine.",
+            (f"getent hosts {shlex.quote(host)}",),
+            {**ev, "name": host},
+        )
+    if event.kind == "server_cert_untrusted" and "subject_checks_failed" in kinds:
+        return True, None  # the consequence of the subject check, which stunnel.log_checkhost_failed states
+    if event.kind == "server_cert_untrusted" and "ca_accepted" in kinds:
+        reason = str(d.get("reason") or "")
+        return True, Finding(
+            "stunnel.log_server_cert_untrusted",
+            Status.FAIL,
+            f"{name}: stunnel did not accept the exchange's server certificate ('certificate verify failed'"
+            + (f"; CERT: Pre-verification error: {reason}" if reason else "")
+            + "), though it accepted the CA above it ('Certificate accepted at depth=1'): CAfile is right, the "
+            "server's own certificate failed the check (step 4).",
+            "Keep CAfile as it is. Run step 4 (--connect HOST:PORT) to see the server certificate's dates and names; "
+            "if it has expired, check this machine's clock, then tell the exchange.",
+            ("openssl s_client -connect HOST:PORT -CAfile itbit-ca.pem </dev/null",),
+            {**ev, "reason": reason},
+        )
+    return False, None
+
+
+def reconcile(ctx: Context, findings: Sequence[Finding], cafiles: Sequence[str]) -> list[Finding]:
+    """One root cause stated once; never advice to replace a CAfile step 4 showed to be right."""
+    codes = {f.code for f in findings}
+    findings = [f for f in findings if SAID_BY.get(f.code) not in codes]
+    verified = _step4_verified_with(ctx)
+    if verified is None:
+        return findings
+    same = basename(verified) in {basename(c) for c in cafiles}
+    if cafiles and not same:
+        return findings  # the configuration names another file: that advice stands
+    return [_trusted_cafile(f, verified, same) if _blames_cafile(f) else f for f in findings]
+
+
+def _blames_cafile(f: Finding) -> bool:
+    return f.code == "stunnel.log_server_cert_untrusted" and "CAfile does not hold" in f.message
+
+
+def _trusted_cafile(f: Finding, verified: str, named: bool) -> Finding:
+    """The log's 'certificate verify failed', restated for a server CA file step 4 verified the server with."""
+    head = f.message.split(" CAfile does not hold", 1)[0]
+    if named:
+        message = (
+            f"{head} Step 4 verified the server's certificate with {verified}, the file CAfile names: CAfile is "
+            "right. The rejection came from another check of the same certificate (checkHost/checkIP, or a date), "
+            "or this log is from before the file was fixed."
+        )
+        fix = (
+            f"Keep CAfile = {verified}. Compare checkHost/checkIP with the names step 4 shows, and check that "
+            "stunnel runs with this configuration (the log's 'Reading configuration from file')."
+        )
+    else:
+        message = (
+            f"{head} Step 4 verified the server's certificate with {verified}: that file is right, so the stunnel "
+            "that wrote this log read another CAfile (or ran before the file was fixed)."
+        )
+        fix = f"Keep {verified} as it is: point CAfile at its full path and restart stunnel."
+    return dataclasses.replace(f, message=message, remediation=fix)
+
+
+def _step4_verified_with(ctx: Context) -> str | None:
+    step4 = ctx.results.get(4)
+    if step4 is None:
+        return None
+    for f in step4.findings:
+        if f.evidence.get("server_certificate_verified") is True:
+            return str(f.evidence.get("server_ca_file") or "") or None
+    return None
