@@ -81,6 +81,7 @@ class TlsResult:
     alert_sent: int | None = None
     # The server's close_notify: an orderly end of the TLS session, not a rejection (those are alerts).
     close_notify: bool = False
+    tickets: bool = False  # TLS 1.3 session tickets arrived: the server had accepted the client certificate
     bytes_received: int = 0
     bytes_sent: int = 0
     first_bytes: bytes = b""
@@ -370,6 +371,7 @@ def _run(
                     # The tickets: the certificate was accepted. A server that hangs up right behind
                     # them (its service refused us) does so within a few round trips: wait that long.
                     ticket_until = min(until, time.monotonic() + _rtt_wait(result.rtt))
+                    result.tickets = True
                 receive(until if ticket_until is None else ticket_until)
     except _Deadline:
         result.post_handshake = "quiet" if ticket_until is None else "ticket"

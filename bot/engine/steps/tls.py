@@ -226,6 +226,9 @@ def _findings(ctx: Context, ep: Endpoint, t: TlsResult) -> list[Finding]:
             findings.append(_client_rejected(ctx, ep, t, ev, listed, commands))
         else:
             findings.append(_handshake_failed(ep, t, ev, commands))
+    elif t.outcome in ("closed", "reset") and _certificate_accepted(t):
+        # Not a rejection (that is an alert, or under TLS 1.3 a hang-up before the tickets).
+        findings += [_ok(ep, t, ev, commands), _hung_up(ep, t, ev, commands)]
     elif t.outcome in ("closed", "reset"):
         findings.append(_closed(ep, t, ev, commands))
     else:
@@ -409,6 +412,36 @@ def _handshake_failed(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: 
         "client) supports TLS 1.2 or 1.3. Run the command below and send its output to the exchange if it persists.",
         commands,
         ev,
+    )
+
+
+def _certificate_accepted(t: TlsResult) -> bool:
+    """The server accepted the client certificate before it hung up.
+
+    TLS 1.2: the server checks it before sending its Finished, so a completed handshake means
+    accepted. TLS 1.3: the server sends session tickets only after accepting it.
+    """
+    if t.phase != "after-handshake" or not t.client_cert_sent or t.verify_errors:
+        return False
+    return t.tls_version != "TLSv1.3" or t.tickets
+
+
+def _hung_up(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str, ...]) -> Finding:
+    """A bare FIN or RST right after a handshake in which the server accepted the client certificate."""
+    tcp = "a TCP reset (RST)" if t.outcome == "reset" else "a bare TCP close (FIN)"
+    proof = "its session tickets came first" if t.tls_version == "TLSv1.3" else "it finished the TLS 1.2 handshake"
+    return Finding(
+        "tls.hung_up",
+        Status.WARN,
+        f"The mTLS handshake with {ep} completed and the server accepted your client certificate ({proof}); then "
+        f"it hung up with {tcp}, with no TLS alert and no close_notify. That is not a certificate rejection (a "
+        "server that refuses one sends an alert). A FIX server keeps the connection open for the client's Logon: "
+        "the service behind the TLS endpoint closed it, e.g. `openssl s_server` whose input ended (run in the "
+        "background), or a FIX service that does not accept this session.",
+        "If this is the exchange's FIX endpoint, log on to see the FIX answer (--logon SENDER:TARGET), and ask the "
+        "exchange with the time of the test; otherwise use the FIX server address and port from onboarding.",
+        commands,
+        {**ev, "closed_with": "RST" if t.outcome == "reset" else "FIN"},
     )
 
 
