@@ -17,11 +17,9 @@ from pathlib import Path
 from cryptography import x509
 
 from bot.engine import net
-from bot.engine._stunnel_conf import is_ip
-from bot.engine._stunnel_cross import cert_names
+from bot.engine._stunnel_cross import check_line
 from bot.engine.context import Context, Endpoint
 from bot.engine.inputs import read_file
-from bot.engine.net import hostname
 from bot.engine.roles import Onboarding, Role, assign_roles
 
 DEFAULT_ACCEPT_PORT = 1234
@@ -92,30 +90,6 @@ def client_config(
         "",
     ]
     return "\n".join(lines)
-
-
-def check_line(host: str, server_cert: x509.Certificate | None) -> tuple[str, str]:
-    """The `checkHost`/`checkIP` line for `host` and a comment: from the server certificate's names when known.
-
-    stunnel rejects a server whose certificate does not hold the checked name ('CERT: Subject
-    checks failed'), so the name is one the certificate holds: `host` when it does, else the
-    certificate's first plain (non-wildcard) name.
-    """
-    own = f"checkIP = {host}" if is_ip(host) else f"checkHost = {host}"
-    if server_cert is None:
-        return own, (
-            f"confirm that the server's certificate names {host} (it was not read when this file was written): "
-            f"openssl s_client -connect HOST:PORT </dev/null | openssl x509 -noout -subject -ext subjectAltName"
-        )
-    names = cert_names(server_cert)
-    if hostname.matches(server_cert, host):
-        return own, f"the server's certificate names {host} (read when this file was written)"
-    plain = [n for n in names if "*" not in n]
-    if not plain:
-        return own, f"the server's certificate does not name {host} (it names {', '.join(names) or 'nothing'}): ask the exchange"
-    pick = plain[0]
-    option = f"checkIP = {pick}" if is_ip(pick) else f"checkHost = {pick}"
-    return option, f"the server's certificate names {', '.join(names)}, not {host}: stunnel checks {pick}"
 
 
 def server_certificate(ob: Onboarding, endpoint: Endpoint, timeout: float) -> x509.Certificate | None:

@@ -131,6 +131,30 @@ def cert_names(cert: x509.Certificate) -> list[str]:
     return [*dns, *ips]
 
 
+def check_line(host: str, server_cert: x509.Certificate | None) -> tuple[str, str]:
+    """The `checkHost`/`checkIP` line for `host` and a comment: from the server certificate's names when known.
+
+    stunnel rejects a server whose certificate does not hold the checked name ('CERT: Subject
+    checks failed'), so the name is one the certificate holds: `host` when it does, else the
+    certificate's first plain (non-wildcard) name.
+    """
+    own = f"checkIP = {host}" if is_ip(host) else f"checkHost = {host}"
+    if server_cert is None:
+        return own, (
+            f"confirm that the server's certificate names {host} (it was not read when this file was written): "
+            f"openssl s_client -connect HOST:PORT </dev/null | openssl x509 -noout -subject -ext subjectAltName"
+        )
+    names = cert_names(server_cert)
+    if hostname.matches(server_cert, host):
+        return own, f"the server's certificate names {host} (read when this file was written)"
+    plain = [n for n in names if "*" not in n]
+    if not plain:
+        return own, f"the server's certificate does not name {host} (it names {', '.join(names) or 'nothing'}): ask the exchange"
+    pick = plain[0]
+    option = f"checkIP = {pick}" if is_ip(pick) else f"checkHost = {pick}"
+    return option, f"the server's certificate names {', '.join(names)}, not {host}: stunnel checks {pick}"
+
+
 def server_leaf(ctx: Context) -> x509.Certificate | None:
     """The server certificate step 4's handshake received (the probe is cached: no new connection)."""
     if ctx.endpoint is None or 4 not in ctx.results:
@@ -139,6 +163,28 @@ def server_leaf(ctx: Context) -> x509.Certificate | None:
     if probe is None or probe.tls is None or not probe.tls.server_chain:
         return None
     return probe.tls.server_chain[0]
+
+
+def name_advice(ctx: Context, config: StunnelConfig, findings: Sequence[Finding]) -> list[Finding]:
+    """The configuration check's name advice, corrected by the certificate step 4 received.
+
+    Without it, the advice is the connect host; a certificate that does not hold that name
+    would make stunnel refuse the server, and a checkHost the certificate holds is right
+    even when it differs from the connect host.
+    """
+    leaf = server_leaf(ctx)
+    if leaf is None or ctx.endpoint is None:
+        return list(findings)
+    checks = [c for svc in config.services for c in config.effective_all(svc, "checkHost")]
+    out: list[Finding] = []
+    for f in findings:
+        if f.code == "stunnel.checkhost_differs" and checks and all(hostname.matches(leaf, c.value) for c in checks):
+            continue  # the certificate holds the checked name: stunnel accepts the server
+        if f.code == "stunnel.no_checkhost" and not hostname.matches(leaf, ctx.endpoint.host):
+            option, why = check_line(ctx.endpoint.host, leaf)
+            f = dataclasses.replace(f, remediation=f"Add to the service: {option} ({why}).")
+        out.append(f)
+    return out
 
 
 def _check_names(ctx: Context, config: StunnelConfig, name: str) -> list[Finding]:
@@ -156,13 +202,8 @@ def _check_names(ctx: Context, config: StunnelConfig, name: str) -> list[Finding
             continue
         names = cert_names(leaf)
         listed = ", ".join(f"{c.canonical} = {c.value}" for c in checks)
-        suggestion = names[0] if names else None
-        fix = (
-            f"Write {'checkIP' if is_ip(suggestion) else 'checkHost'} = {suggestion} (a name the certificate holds) "
-            f"instead of {listed}."
-            if suggestion
-            else "Ask the exchange which name their server certificate holds."
-        )
+        option, why = check_line(ctx.endpoint.host, leaf)
+        fix = f"Write {option} instead of {listed} ({why})."
         out.append(
             Finding(
                 "stunnel.check_name_not_in_cert",

@@ -272,3 +272,45 @@ def test_log_is_headlined_by_its_fatal_line_not_a_delayed_dns_lookup() -> None:
     assert report.first_failure[1].code == "stunnel.log_pid_file"
     dns = next(f for f in report.step(7).findings if f.code == "stunnel.log_dns")
     assert dns.status.value == "warn" and "not fatal" in dns.message
+
+
+def test_name_advice_follows_the_certificate_step_4_received(
+    stunnel_pki: StunnelPki, server: int, tmp_path: Path
+) -> None:
+    """verifyChain without checkIP, connecting to 127.0.0.1: the advice is the name the certificate holds."""
+    folder = onboarding(stunnel_pki, tmp_path / "files")
+    conf = _checkip_config(stunnel_pki, folder, server)
+    conf.write_text(conf.read_text().replace("checkIP = 127.0.0.1\n", ""))
+    report = diagnose_json("--stunnel", str(conf), "--connect", f"127.0.0.1:{server}", "--timeout", "5", str(folder))
+    f = finding(report, 7, "stunnel.no_checkhost")
+    assert "checkHost = localhost" in f["remediation"] and "checkIP = 127.0.0.1" not in f["remediation"]
+
+
+def test_a_checkhost_the_certificate_holds_is_not_questioned(
+    stunnel_pki: StunnelPki, tmp_path: Path
+) -> None:
+    """checkHost differs from the connect host, but the server certificate holds it: stunnel accepts, no warning."""
+    s = stunnel_pki.server
+    subprocess.run(
+        ["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "alias.key", "-out", "alias.csr",
+         "-subj", "/CN=fix.sandbox.test"], cwd=tmp_path, check=True, capture_output=True, timeout=60,
+    )
+    (tmp_path / "san.ext").write_text("subjectAltName = DNS:fix.sandbox.test\n")
+    subprocess.run(
+        ["openssl", "x509", "-req", "-in", "alias.csr", "-CA", str(s.ca_pem), "-CAkey", str(s.ca_key), "-set_serial",
+         "8", "-days", "30", "-extfile", "san.ext", "-out", "alias.crt"], cwd=tmp_path, check=True,
+        capture_output=True, timeout=60,
+    )
+    folder = onboarding(stunnel_pki, tmp_path / "files")
+    with openssl_s_server(tmp_path / "alias.crt", tmp_path / "alias.key", stunnel_pki.client.ca_crt, "1.3") as (_h, port):
+        conf = _checkip_config(stunnel_pki, folder, port)
+        conf.write_text(
+            conf.read_text()
+            .replace("checkIP = 127.0.0.1", "checkHost = fix.sandbox.test")
+            .replace(f"connect = 127.0.0.1:{port}", f"connect = localhost:{port}")
+        )
+        config_only = diagnose([], stunnel=(conf.name, conf.read_bytes()))
+        report = diagnose_json("--stunnel", str(conf), "--connect", f"localhost:{port}", "--timeout", "5", str(folder))
+    assert "stunnel.checkhost_differs" in {f.code for f in config_only.step(7).findings}  # the text alone
+    s7 = codes(report, 7)
+    assert "stunnel.checkhost_differs" not in s7 and "stunnel.check_name_not_in_cert" not in s7

@@ -56,8 +56,9 @@ def run(ctx: Context) -> list[Finding]:
 
 def _config(ctx: Context, conf: InputFile) -> list[Finding]:
     """The configuration's own checks, and those that need the front end or step 4 (`_stunnel_cross`)."""
-    own = check_config(ctx, conf)
-    more = cross.config_findings(ctx, parse(conf.text or ""), conf.name)
+    config = parse(conf.text or "")
+    own = cross.name_advice(ctx, config, check_config(ctx, conf))
+    more = cross.config_findings(ctx, config, conf.name)
     if any(f.status in (Status.FAIL, Status.WARN) for f in more):
         own = [f for f in own if f.code != "stunnel.ok"]  # not "correct" while a finding says otherwise
     return [*own, *more]
