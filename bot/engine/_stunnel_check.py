@@ -639,7 +639,7 @@ def check_log(text: str, name: str) -> list[Finding]:
     events = slog.events(text)
     kinds = {e.kind for e in events}
     for event in events:
-        decided, finding = log_override(event, kinds, name)  # rules that cross-check the rest of the log
+        decided, finding = log_override(event, events, name)  # rules that cross-check the rest of the log
         finding = finding if decided else _log_finding(event, kinds, name)
         if finding is not None:
             out.append(finding)

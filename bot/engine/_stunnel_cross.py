@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -230,8 +230,13 @@ SAID_BY: dict[str, str] = {
 }
 
 
-def log_override(event: slog.Event, kinds: set[str], name: str) -> tuple[bool, Finding | None]:
-    """`(True, finding or None)` when a rule here decides `event` (None: said elsewhere); else `(False, None)`."""
+def log_override(event: slog.Event, events: Sequence[slog.Event], name: str) -> tuple[bool, Finding | None]:
+    """`(True, finding or None)` when a rule here decides `event` (None: said elsewhere); else `(False, None)`.
+
+    `events` is the whole log's, so that a line is read with the others around it.
+    """
+    by_kind = {e.kind: e for e in events}
+    kinds = set(by_kind)
     d = event.detail
     ev = {"log_line": d.get("line"), "lines": list(event.lines), "count": d.get("count", 1)}
     if event.kind == "pid_file":
@@ -266,6 +271,9 @@ def log_override(event: slog.Event, kinds: set[str], name: str) -> tuple[bool, F
             (f"getent hosts {shlex.quote(host)}",),
             {**ev, "name": host},
         )
+    rejected = by_kind.get("rejected_cert")
+    if event.kind == "subject_checks_failed" and rejected is not None and str(rejected.detail.get("depth")) == "0":
+        return True, _name_check_failed(name, str(rejected.detail.get("subject", "")), ev)
     if event.kind == "server_cert_untrusted" and "subject_checks_failed" in kinds:
         return True, None  # the consequence of the subject check, which stunnel.log_checkhost_failed states
     if event.kind == "server_cert_untrusted" and "ca_accepted" in kinds:
@@ -283,6 +291,21 @@ def log_override(event: slog.Event, kinds: set[str], name: str) -> tuple[bool, F
             {**ev, "reason": reason},
         )
     return False, None
+
+
+def _name_check_failed(name: str, subject: str, ev: Mapping[str, object]) -> Finding:
+    """'Subject checks failed' with the certificate stunnel rejected ('Rejected by CERT at depth=0: ...')."""
+    cn = next((part.split("=", 1)[1].strip() for part in subject.split(",") if part.strip().startswith("CN=")), "")
+    example = f" (e.g. checkHost = {cn}, its CN, if it has no subjectAltName)" if cn and "*" not in cn else ""
+    return Finding(
+        "stunnel.log_checkhost_failed",
+        Status.FAIL,
+        f"{name}: stunnel rejected the exchange's certificate ({subject}): 'CERT: Subject checks failed': "
+        "checkHost/checkIP is not a name this certificate holds. The chain itself was not the problem.",
+        f"Write a checkHost/checkIP the certificate holds{example}; step 4 (--connect HOST:PORT) lists its names.",
+        ("openssl s_client -connect HOST:PORT </dev/null 2>/dev/null | openssl x509 -noout -subject -ext subjectAltName",),
+        {**ev, "rejected_subject": subject},
+    )
 
 
 def reconcile(ctx: Context, findings: Sequence[Finding], cafiles: Sequence[str]) -> list[Finding]:

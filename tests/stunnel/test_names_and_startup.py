@@ -148,6 +148,8 @@ def test_a_failed_name_check_is_one_root_cause(stunnel_pki: StunnelPki, server: 
     alone = diagnose_json("--stunnel", str(conf), "--through-stunnel", "--timeout", "5", str(folder))
     s7 = codes(alone, 7)
     assert s7["stunnel.log_checkhost_failed"] == "fail" and "stunnel.log_server_cert_untrusted" not in s7
+    rejected = finding(alone, 7, "stunnel.log_checkhost_failed")
+    assert "(CN=localhost)" in rejected["message"] and "checkHost = localhost" in rejected["remediation"]
     assert codes(alone, 4) == {"tls.through_stunnel_failed": "skip"}  # step 7 states the cause and leads
     assert alone["first_failure"] == {"step": 7, "code": "stunnel.log_checkhost_failed"}
     assert "stunnel.log_checkhost_failed" in finding(alone, 4, "tls.through_stunnel_failed")["message"]
