@@ -146,8 +146,8 @@ def _hung_up(
     return Finding(
         "tcp.closed_after_hello",
         Status.FAIL,
-        f"{what}: it read the TLS hello whole (a clean TCP close, FIN; unread data would have made it a reset) and "
-        "closed without answering. This port may not speak TLS: a plain-TCP service, such as a FIX engine's own "
+        f"{what}: it most likely read the TLS hello and closed without answering (a clean TCP close, FIN: a "
+        "server that closes with unread data sends a reset instead). This port may not speak TLS: a plain-TCP service, such as a FIX engine's own "
         "port reached without stunnel/TLS in front, closes like this on bytes it cannot parse (`openssl s_client` "
         "says 'unexpected eof'). Less likely, since an allow-list usually drops or resets at connect before "
         "reading anything: the exchange's IP allow-list does not know your public IP address.",
