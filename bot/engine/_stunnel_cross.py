@@ -271,6 +271,8 @@ def log_override(event: slog.Event, events: Sequence[slog.Event], name: str) -> 
             (f"getent hosts {shlex.quote(host)}",),
             {**ev, "name": host},
         )
+    if event.kind == "reset_in_handshake":
+        return True, _hung_up_in_handshake(name, event.lines[0] if event.lines else "", ev)
     rejected = by_kind.get("rejected_cert")
     if event.kind == "subject_checks_failed" and rejected is not None and str(rejected.detail.get("depth")) == "0":
         return True, _name_check_failed(name, str(rejected.detail.get("subject", "")), ev)
@@ -291,6 +293,31 @@ def log_override(event: slog.Event, events: Sequence[slog.Event], name: str) -> 
             {**ev, "reason": reason},
         )
     return False, None
+
+
+def _hung_up_in_handshake(name: str, line: str, ev: Mapping[str, object]) -> Finding:
+    """The server hung up during stunnel's handshake: as step 3 does, the cause that leads depends on how.
+
+    'unexpected eof' is a clean close after reading stunnel's hello (a plain-TCP port closes
+    so); 'Connection reset by peer' is a reset, which an allow-list sends.
+    """
+    eof = "unexpected eof" in line.lower()
+    not_tls = (
+        "the connect port may not speak TLS (a plain FIX port reached without TLS: it reads the hello and closes)"
+    )
+    allow = "the exchange's IP allow-list does not know your public IP address (step 3)"
+    first, second = (not_tls, allow) if eof else (allow, not_tls)
+    how = "closed the connection ('unexpected eof')" if eof else "reset the connection"
+    return Finding(
+        "stunnel.log_reset",
+        Status.FAIL,
+        f"{name}: the server {how} during the TLS handshake, before sending a byte. Most likely {first}; less "
+        f"likely, {second}.",
+        "Check connect = HOST:PORT against the FIX TLS address and port from onboarding; if they are right, send "
+        "the exchange your public IP address (curl -s https://checkip.amazonaws.com).",
+        ("openssl s_client -connect HOST:PORT </dev/null",),
+        {**ev, "closed_with": "FIN" if eof else "RST"},
+    )
 
 
 def _name_check_failed(name: str, subject: str, ev: Mapping[str, object]) -> Finding:

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from bot import cli
+from bot import cli, through_stunnel
 from bot.engine import diagnose
-from tests.network.servers import openssl_s_server
+from tests.network.servers import openssl_s_server, scripted_server
 from tests.stunnel.conftest import StunnelPki
 from tests.stunnel.helpers import free_port, run_stunnel, stunnel_exe
 
@@ -316,3 +316,19 @@ def test_a_checkhost_the_certificate_holds_is_not_questioned(
     assert "stunnel.checkhost_differs" in {f.code for f in config_only.step(7).findings}  # the text alone
     s7 = codes(report, 7)
     assert "stunnel.checkhost_differs" not in s7 and "stunnel.check_name_not_in_cert" not in s7
+
+
+@pytest.mark.parametrize(("then", "first"), [("close", "may not speak TLS"), ("reset", "allow-list")])
+def test_stunnel_hung_up_on_in_the_handshake(stunnel_pki: StunnelPki, tmp_path: Path, then: str, first: str) -> None:
+    """stunnel's connect port reads the hello and hangs up: 'unexpected eof' leads with "not TLS", a reset with
+    the allow-list (it was the allow-list alone)."""
+    stunnel_exe()
+    folder = onboarding(stunnel_pki, tmp_path / "files")
+    with scripted_server(b"", then=then) as (_host, port):
+        conf = _checkip_config(stunnel_pki, folder, port)
+        tunnel = through_stunnel.run(conf, conf.read_bytes(), timeout=3.0)
+    report = diagnose([], stunnel=(conf.name, conf.read_bytes()), tunnel_run=tunnel)
+    f = next(x for x in report.step(7).findings if x.code == "stunnel.log_reset")
+    assert "may not speak TLS" in f.message and "allow-list" in f.message
+    other = "allow-list" if first == "may not speak TLS" else "may not speak TLS"
+    assert f.message.index(first) < f.message.index(other), f.message
