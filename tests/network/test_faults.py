@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from bot.demo_server import local_mtls_server
-from bot.engine import Report, diagnose, net
+from bot.engine import FixLogon, Report, diagnose, net
 from bot.engine.net import tls as tls_probe
 from tests.network.pkis import Pki
 from tests.network.servers import (
@@ -262,6 +262,10 @@ def test_close_notify_after_an_accepted_certificate_is_not_a_rejection(
             assert warn["evidence"]["after_handshake"] == "close_notify"
             assert "alert" not in warn["evidence"]  # close_notify is not reported as an alert
             assert elapsed < 1.0
+        # With a Logon asked for: not sent, and why (not "the TLS connection did not come up").
+        logon = diagnose(netpki.files(), endpoint=f"{host}:{port}", timeout=2.0, logon=FixLogon("CLIENT1", "ITBIT"))
+        not_sent = next(f for f in logon.step(4).findings if f.code == "fix.not_sent")
+        assert "ended the connection right after the handshake" in not_sent.message
 
 
 # --- IPv6 loopback ---------------------------------------------------------------------------

@@ -241,7 +241,10 @@ def _logon_finding(ep: Endpoint, t: TlsResult, logon: FixLogon) -> Finding:
     if t.fix is None:
         return not_sent(FixSession(logon).result, "the handshake did not complete.")
     if t.fix.outcome == "not_sent":
-        return not_sent(t.fix, "the TLS connection did not come up (see above).")
+        why = "the server ended the connection right after the handshake" if t.handshake_done else (
+            "the TLS connection did not come up"
+        )
+        return not_sent(t.fix, f"{why} (see above).")
     return fix_finding(t.fix, str(ep))
 
 
