@@ -51,7 +51,10 @@ def openssl(*args: str, cwd: Path) -> None:
     """Run one openssl command; raise with its stderr when it fails."""
     exe = shutil.which("openssl")
     if exe is None:
-        raise OpenSSLMissingError("openssl is not installed: install it (apt-get install openssl) and retry")
+        raise OpenSSLMissingError(
+            "needs the openssl command, which is not on PATH: install it "
+            "(Debian/Ubuntu: apt-get install openssl; Fedora: dnf install openssl; macOS: brew install openssl) and retry"
+        )
     proc = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"openssl {' '.join(args[:2])} failed: {proc.stderr.strip()[:300]}")
