@@ -216,3 +216,30 @@ def sign_host_with_dates(folder: Path, not_before: dt.datetime, not_after: dt.da
     path = folder / out
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return path
+
+
+def sign_ca_with_dates(folder: Path, not_before: dt.datetime, not_after: dt.datetime, out: str = "ca.crt") -> Path:
+    """Re-issue `folder`'s CA certificate (same ca.key, same name) for forced dates.
+
+    What `openssl req -new -x509 -days 1000` would have made on `not_before`: a CA made
+    501 days ago is still valid, and a host certificate it signed then for 500 days has
+    just expired. `cryptography` is used for the same reason as in `sign_host_with_dates`.
+    """
+    ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), password=None)
+    current = x509.load_pem_x509_certificate((folder / "ca.crt").read_bytes())
+    public = ca_key.public_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(current.subject)
+        .issuer_name(current.subject)
+        .public_key(public)  # type: ignore[arg-type]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)  # type: ignore[arg-type]
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    path = folder / out
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path

@@ -29,6 +29,7 @@ from bot.engine.steps._common import (
 NUMBER = 8
 TITLE = "Certificates are within their validity"
 WARN_DAYS = 30
+WARN_WINDOW = dt.timedelta(days=WARN_DAYS)
 
 
 def run(ctx: Context) -> list[Finding]:
@@ -38,7 +39,7 @@ def run(ctx: Context) -> list[Finding]:
     if leaf is None:
         findings.append(missing_client_cert(ob, "expiry.no_certificate"))
     else:
-        host_text, host_commands = _host_renewal(ob)
+        host_text, host_commands = _host_renewal(ob, ctx.now)
         findings.append(
             _judge(
                 "expiry.client_cert",
@@ -79,10 +80,14 @@ def run(ctx: Context) -> list[Finding]:
     return findings
 
 
-def _host_renewal(ob: Onboarding) -> tuple[str, tuple[str, ...]]:
-    if ob.made_own_ca:
-        return RENEW_HOST_TEXT, RENEW_HOST_CERT
-    return RENEW_EXCHANGE_SIGNED_TEXT, ()
+def _host_renewal(ob: Onboarding, now: dt.datetime) -> tuple[str, tuple[str, ...]]:
+    if not ob.made_own_ca:
+        return RENEW_EXCHANGE_SIGNED_TEXT, ()
+    # A host certificate signed by a CA that is itself out of date (or about to be) fails
+    # again at once: then the renewal is the CA's, and the new ca.crt goes to the exchange.
+    if any(not certs.not_before(ca) <= now <= certs.not_after(ca) - WARN_WINDOW for ca in ob.client_ca):
+        return RENEW_CA_TEXT, RENEW_CA
+    return RENEW_HOST_TEXT, RENEW_HOST_CERT
 
 
 def _judge(
