@@ -161,6 +161,7 @@ def run_diagnose(args: argparse.Namespace) -> int:
         stunnel_unreadable=unreadable,
         logon=logon if args.connect else None,
         tunnel_run=tunnel,
+        file_modes=file_modes(paths, [name for name, _ in files[len(paths) :]], args.stunnel),
     )
     print(render(report, args.format, verbose=args.verbose), end="")
     return EXIT_FAILED if report.verdict is Status.FAIL else EXIT_OK
@@ -224,6 +225,27 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
         else:
             out.append(path)
     return out
+
+
+def file_modes(paths: Sequence[Path], referenced: Sequence[str], stunnel: str | None) -> dict[str, int]:
+    """`st_mode` of each file read, by the name the engine gets (step 5 warns about readable keys).
+
+    `referenced` are the paths a --stunnel configuration names, relative to its folder.
+    Windows has no such permission bits: nothing is reported there.
+    """
+    if os.name == "nt":
+        return {}
+    named = [(p.name, p) for p in paths]
+    base = Path(stunnel).parent if stunnel else Path()
+    named += [(w, base / Path(os.path.expanduser(w))) for w in referenced]
+    modes: dict[str, int] = {}
+    for name, path in named:
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            continue  # it was read a moment ago; without a mode there is simply no check
+        modes[name] = modes.get(name, 0) | mode  # two files of one name: the more open one counts
+    return modes
 
 
 def read_one(path: Path) -> tuple[str, bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -45,13 +46,16 @@ def test_stunnel_config_to_stdout_says_where_to_save_it(pki: Pki) -> None:
     assert "fixcheck diagnose --stunnel itbit.conf --connect 127.0.0.1:4490" in proc.stderr
 
 
-def test_pass_headline_says_how_many_steps_ran_and_what_runs_the_rest(pki: Pki) -> None:
-    proc = fixcheck("diagnose", str(pki.client.bundle))
+def test_pass_headline_says_how_many_steps_ran_and_what_runs_the_rest(pki: Pki, tmp_path: Path) -> None:
+    bundle = tmp_path / "fix.itbit.pem"
+    bundle.write_bytes(pki.client.bundle.read_bytes())
+    bundle.chmod(0o600)  # readable by others it would be a warning
+    proc = fixcheck("diagnose", str(bundle))
     assert proc.returncode == 0, proc.stdout
     head = proc.stdout.splitlines()[:2]
     assert head[0] == "✔ PASS — 3 of 8 steps ran and none failed"
     assert head[1] == "  to run the rest, add: ca.crt (steps 1, 2), --connect HOST:PORT (steps 3, 4), --stunnel FILE (step 7)"
-    md = fixcheck("diagnose", "--format", "markdown", str(pki.client.bundle), str(pki.client.ca_crt)).stdout
+    md = fixcheck("diagnose", "--format", "markdown", str(bundle), str(pki.client.ca_crt)).stdout
     assert "**Verdict: PASS** — 5 of 8 steps ran; to run the rest, add: --connect HOST:PORT (steps 3, 4)" in md
 
 
@@ -64,3 +68,31 @@ def test_demo_without_openssl_is_one_line_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "openssl" in lines[0] and "apt-get install openssl" in lines[0]
+
+
+def test_world_readable_key_file_is_a_warning(pki: Pki, tmp_path: Path) -> None:
+    bundle = tmp_path / "fix.itbit.pem"
+    bundle.write_bytes(pki.client.bundle.read_bytes())
+    bundle.chmod(0o644)
+    proc = fixcheck("diagnose", str(bundle), str(pki.client.ca_crt))
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("! WARN")
+    assert "[files.key_world_readable] fix.itbit.pem holds an unencrypted private key" in proc.stdout
+    assert "$ chmod 600 fix.itbit.pem" in proc.stdout
+    bundle.chmod(0o640)  # group-readable (e.g. an ssl-cert group) is the owner's choice
+    assert fixcheck("diagnose", str(bundle), str(pki.client.ca_crt)).stdout.startswith("✔ PASS")
+
+
+def test_world_readable_key_named_by_the_stunnel_configuration(pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "keys").mkdir()
+    key = tmp_path / "keys" / "fix.itbit.pem"
+    key.write_bytes(pki.client.bundle.read_bytes())
+    key.chmod(0o604)
+    ca = tmp_path / "itbit-ca.pem"
+    ca.write_bytes(pki.server.ca_pem.read_bytes())
+    conf = tmp_path / "itbit.conf"
+    conf.write_text("[itbit]\nclient = yes\naccept = 127.0.0.1:5000\nconnect = 127.0.0.1:4490\n"
+                    "cert = keys/fix.itbit.pem\nCAfile = itbit-ca.pem\nverifyChain = yes\ncheckHost = localhost\n")
+    proc = fixcheck("diagnose", "--stunnel", str(conf), "--format", "json")
+    found = [f for s in json.loads(proc.stdout)["steps"] for f in s["findings"] if f["code"] == "files.key_world_readable"]
+    assert [f["evidence"] for f in found] == [{"file": "keys/fix.itbit.pem", "mode": "604"}]

@@ -57,3 +57,17 @@ def test_a_text_note_beside_real_files_only_warns(pki: Pki) -> None:
     report = diagnose([("notes.txt", b"my notes\n"), ("fix.itbit.pem", pki.client.bundle.read_bytes())])
     assert report.verdict is Status.WARN
     assert [c for c, _ in _bad(report)] == ["files.no_pem"]
+
+
+@pytest.mark.parametrize(("mode", "warned"), [(0o100644, True), (0o100604, True), (0o100640, False), (0o100600, False)])
+def test_key_mode_from_the_front_end(pki: Pki, mode: int, warned: bool) -> None:
+    # The engine takes the mode as metadata: the file itself is never looked at.
+    report = diagnose([("fix.itbit.pem", pki.client.bundle.read_bytes())], file_modes={"fix.itbit.pem": mode})
+    codes = [f.code for f in report.step(5).findings]
+    assert ("files.key_world_readable" in codes) is warned
+    assert report.verdict is (Status.WARN if warned else Status.PASS)
+
+
+def test_readable_certificate_alone_is_fine(pki: Pki) -> None:
+    report = diagnose([("ca.crt", pki.client.ca_crt.read_bytes())], file_modes={"ca.crt": 0o100644})
+    assert "files.key_world_readable" not in [f.code for f in report.step(5).findings]

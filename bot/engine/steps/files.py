@@ -7,8 +7,6 @@ key, text around the blocks, a chain appended to the bundle) are noted, not fail
 
 from __future__ import annotations
 
-import dataclasses
-
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -29,6 +27,7 @@ from bot.engine.inputs import (
 from bot.engine.pem import MAX_BLOCKS, PemProblem
 from bot.engine.report import Finding, Status
 from bot.engine.roles import Onboarding, Role
+from bot.engine.steps import _files_checks as checks
 from bot.engine.steps._common import q
 
 NUMBER = 5
@@ -74,9 +73,10 @@ def run(ctx: Context) -> list[Finding]:
         findings.extend(_capped(f, _file_findings(f, ob.roles.get(f.name, Role.UNKNOWN))))
     findings.extend(_composition(ob))
     findings.extend(_weak_keys(ob))
-    if _only_plain_text(ctx):
+    findings.extend(checks.readable_keys(ob))
+    if checks.only_plain_text(ctx):
         # Beside real inputs a text note is harmless; alone, nothing at all was checked.
-        findings = [_nothing_checked(x) if x.code == "files.no_pem" else x for x in findings]
+        findings = [checks.nothing_checked(x) if x.code == "files.no_pem" else x for x in findings]
     worst_bad = [x for x in findings if x.status in (Status.FAIL, Status.WARN)]
     inventory = [
         {"name": f.name, "role": ob.roles.get(f.name, Role.UNKNOWN).value, "kinds": list(f.kinds), "bytes": f.size}
@@ -98,24 +98,6 @@ def run(ctx: Context) -> list[Finding]:
             Finding("files.inventory", Status.PASS, "What each file was recognised as.", evidence={"files": inventory})
         )
     return findings
-
-
-def _only_plain_text(ctx: Context) -> bool:
-    """Every input is text with no PEM block and no known role, and there is no endpoint or stunnel file."""
-    ob = ctx.onboarding
-    return (
-        ctx.endpoint is None
-        and ctx.stunnel is None
-        and all(not f.items and ob.roles.get(f.name, Role.UNKNOWN) is Role.UNKNOWN for f in ob.files)
-    )
-
-
-def _nothing_checked(finding: Finding) -> Finding:
-    return dataclasses.replace(
-        finding,
-        status=Status.FAIL,
-        message=finding.message + " Nothing else was given, so no step could check anything.",
-    )
 
 
 def _capped(f: InputFile, findings: list[Finding]) -> list[Finding]:
@@ -281,7 +263,7 @@ def _item_findings(f: InputFile, item: Item, role: Role) -> list[Finding]:
                 )
             ]
         if PemProblem.ELIDED in item.problems:
-            line = _elided_line(f, item)
+            line = checks.elided_line(f, item)
             return [
                 _fail(
                     "files.elided",
@@ -352,17 +334,6 @@ def _item_findings(f: InputFile, item: Item, role: Role) -> list[Finding]:
     return []
 
 
-def _elided_line(f: InputFile, item: Item) -> int:
-    """The 1-based line of the first '...' inside `item`'s block; its BEGIN line if not on one line."""
-    lines = (f.text or "").split("\n")
-    for number in range(item.first_line, len(lines)):  # the lines after BEGIN (first_line is 1-based)
-        if lines[number].startswith("-----"):
-            break
-        if "..." in lines[number] or "\u2026" in lines[number]:
-            return number + 1
-    return item.first_line
-
-
 def _harmless(f: InputFile) -> list[Finding]:
     notes: list[str] = []
     kinds = [i.kind for i in f.items if i.kind in (Kind.CERTIFICATE, Kind.PRIVATE_KEY)]
@@ -406,7 +377,7 @@ def _composition(ob: Onboarding) -> list[Finding]:
     client_key_kinds = (Kind.PRIVATE_KEY, Kind.ENCRYPTED_KEY)
     has_cert_role = ob.client_cert is not None
     # A block that is there but unreadable has its own finding: not "missing" as well.
-    if has_cert_role and ob.client_key is None and not _damaged(ob, "PRIVATE KEY"):
+    if has_cert_role and ob.client_key is None and not checks.damaged(ob, "PRIVATE KEY"):
         out.append(
             Finding(
                 "files.bundle_missing_key",
@@ -445,7 +416,7 @@ def _composition(ob: Onboarding) -> list[Finding]:
                     ),
                 )
             )
-        elif key_files and not _damaged(ob, "CERTIFICATE"):
+        elif key_files and not checks.damaged(ob, "CERTIFICATE"):
             out.append(
                 _fail(
                     "files.bundle_missing_cert",
@@ -483,16 +454,6 @@ def _composition(ob: Onboarding) -> list[Finding]:
             )
         )
     return out
-
-
-def _damaged(ob: Onboarding, label_end: str) -> bool:
-    """Some file has a block (`CERTIFICATE`, `PRIVATE KEY`) OpenSSL cannot read, or a marker it will not see."""
-    for f in ob.files:
-        if any(i.kind is Kind.UNREADABLE and i.label.endswith(label_end) for i in f.items):
-            return True
-        if any(m.label.endswith(label_end) for m in f.near_misses):
-            return True
-    return False
 
 
 def _ca_confusion(ob: Onboarding) -> list[Finding]:
