@@ -23,6 +23,7 @@ from bot.onboarding import (
     make_client,
     make_server,
     openssl,
+    require_openssl,
     sign_ca_with_dates,
     sign_host_with_dates,
 )
@@ -114,6 +115,7 @@ def _elide(pem: bytes) -> bytes:
 
 def run(*, bits: int = 2048, colour: bool = False, out: Callable[[str], None] = print) -> int:
     """Run the demo; returns 0 when every scenario was diagnosed as expected."""
+    require_openssl()  # before anything is printed or made: the demo is the guide's openssl commands
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="fixcheck-demo-"))
     try:

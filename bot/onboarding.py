@@ -47,14 +47,20 @@ class ServerFiles:
     crt: Path
 
 
-def openssl(*args: str, cwd: Path) -> None:
-    """Run one openssl command; raise with its stderr when it fails."""
+def require_openssl() -> str:
+    """The path of the `openssl` command; `OpenSSLMissingError` saying how to install it otherwise."""
     exe = shutil.which("openssl")
     if exe is None:
         raise OpenSSLMissingError(
             "needs the openssl command, which is not on PATH: install it "
             "(Debian/Ubuntu: apt-get install openssl; Fedora: dnf install openssl; macOS: brew install openssl) and retry"
         )
+    return exe
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    """Run one openssl command; raise with its stderr when it fails."""
+    exe = require_openssl()
     proc = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"openssl {' '.join(args[:2])} failed: {proc.stderr.strip()[:300]}")

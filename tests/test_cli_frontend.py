@@ -68,6 +68,7 @@ def test_demo_without_openssl_is_one_line_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "openssl" in lines[0] and "apt-get install openssl" in lines[0]
+    assert proc.stdout == ""  # nothing started, nothing to clean up
 
 
 def test_world_readable_key_file_is_a_warning(pki: Pki, tmp_path: Path) -> None:
