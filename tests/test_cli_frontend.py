@@ -97,3 +97,11 @@ def test_world_readable_key_named_by_the_stunnel_configuration(pki: Pki, tmp_pat
     proc = fixcheck("diagnose", "--stunnel", str(conf), "--format", "json")
     found = [f for s in json.loads(proc.stdout)["steps"] for f in s["findings"] if f["code"] == "files.key_world_readable"]
     assert [f["evidence"] for f in found] == [{"file": "keys/fix.itbit.pem", "mode": "604"}]
+
+
+def test_a_lone_text_note_exits_1(tmp_path: Path) -> None:
+    note = tmp_path / "notes.txt"
+    note.write_text("FIX onboarding: sandbox port 4490, ask Bob for the certificate\n")
+    proc = fixcheck("diagnose", str(note))
+    assert proc.returncode == 1, proc.stdout
+    assert proc.stdout.startswith("✘ FAIL — start with step 5 (Files hold what the guide expects): files.no_pem")
