@@ -105,3 +105,15 @@ def test_a_lone_text_note_exits_1(tmp_path: Path) -> None:
     proc = fixcheck("diagnose", str(note))
     assert proc.returncode == 1, proc.stdout
     assert proc.stdout.startswith("✘ FAIL — start with step 5 (Files hold what the guide expects): files.no_pem")
+
+
+def test_nothing_checked_is_not_a_pass() -> None:
+    from bot.engine import diagnose
+    from bot.render import render_text
+
+    text = render_text(diagnose([]))
+    assert text.splitlines()[:2] == [
+        "- SKIP — no step could run, so nothing was checked",
+        "  to run the rest, add: fix.itbit.pem (steps 1, 6, 8), ca.crt (step 2), --connect HOST:PORT (steps 3, 4), "
+        "the onboarding files (step 5), --stunnel FILE (step 7)",
+    ]

@@ -27,6 +27,8 @@ def render_text(report: Report, *, colour: bool = False, verbose: bool = False) 
         lines.append(paint(Status.FAIL, f"✘ FAIL — start with step {step.step} ({step.title}): {finding.code}"))
     elif report.verdict is Status.WARN:
         lines.append(paint(Status.WARN, f"! WARN — {steps_ran(report)} and none failed, but see the warnings below"))
+    elif report.verdict is Status.SKIP:
+        lines.append(paint(Status.SKIP, "- SKIP — no step could run, so nothing was checked"))
     else:
         lines.append(paint(Status.PASS, f"✔ PASS — {steps_ran(report)} and none failed"))
     rest = to_run_the_rest(report)
