@@ -1,6 +1,7 @@
 # fixcheck Slack bot. Build: docker build -t fixcheck-bot .
 # Run (Socket Mode): docker run --rm -e SLACK_BOT_TOKEN -e SLACK_APP_TOKEN fixcheck-bot
 # Run (HTTP):        docker run --rm -p 3000:3000 -e SLACK_BOT_TOKEN -e SLACK_SIGNING_SECRET fixcheck-bot
+#                    (plain HTTP: put an HTTPS reverse proxy in front; Slack only calls https:// URLs)
 
 # --- build stage: turn the project into a wheel (build tools stay here) ---
 FROM python:3.11-slim AS build
@@ -20,6 +21,7 @@ RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
     && useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin fixcheck
 USER 10001
 EXPOSE 3000
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('PORT', '3000'), timeout=4)"]
+# Asks /healthz where the bot listens: FIXCHECK_BIND (loopback for 0.0.0.0/::) and PORT, read as the bot reads them.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
+    CMD ["fixcheck-bot", "--healthcheck"]
 CMD ["fixcheck-bot"]

@@ -10,8 +10,10 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
+from typing import TypeAlias
 
 from bot import cli_stunnel, through_stunnel
 from bot.engine import FixLogon, LogonError, TunnelRun, diagnose
@@ -19,6 +21,9 @@ from bot.engine.context import EndpointError, parse_endpoint
 from bot.engine.inputs import MAX_FILE_BYTES
 from bot.engine.report import Report, Status
 from bot.render import render_markdown, render_text
+
+# argparse does not export the type of add_subparsers()' result.
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_FOLDER_FILES = 64
@@ -48,8 +53,23 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fixcheck",
         description="Diagnose a FIX client's mTLS onboarding: the troubleshooting guide's eight checks, at once.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
 
+
+def package_version() -> str:
+    """The installed distribution's version (pyproject.toml is the one place it is written)."""
+    try:
+        return metadata.version("fixcheck")
+    except metadata.PackageNotFoundError:
+        # Run from a checkout without `pip install`: say so rather than invent a number.
+        return "(not installed: pip install . to get its version)"
+
+
+def add_diagnose(sub: Subparsers) -> None:
     d = sub.add_parser(
         "diagnose",
         help="diagnose onboarding files (and optionally a FIX endpoint)",
@@ -81,10 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the real stunnel once with a copy of the --stunnel configuration (local accept port, log captured) "
         "and connect through it as the FIX client does",
     )
-    d.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    d.add_argument(
+        "--format",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="text (default): one line a step, for a terminal; json: the report contract (schema in the README), "
+        "for scripts; markdown: for a ticket or e-mail",
+    )
     d.add_argument("-v", "--verbose", action="store_true", help="show every finding with its evidence")
     d.set_defaults(handler=run_diagnose)
 
+
+def add_demo(sub: Subparsers) -> None:
     demo = sub.add_parser(
         "demo",
         help="make a throwaway onboarding and show diagnoses of it and of broken copies",
@@ -93,9 +121,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--bits", type=int, default=2048, choices=(2048, 3072, 4096), help="RSA key size (guide: 4096)")
     demo.set_defaults(handler=run_demo)
-
-    cli_stunnel.add_subparser(sub)
-    return parser
 
 
 def run_diagnose(args: argparse.Namespace) -> int:
@@ -136,6 +161,7 @@ def run_diagnose(args: argparse.Namespace) -> int:
         stunnel_unreadable=unreadable,
         logon=logon if args.connect else None,
         tunnel_run=tunnel,
+        file_modes=file_modes(paths, [name for name, _ in files[len(paths) :]], args.stunnel),
     )
     print(render(report, args.format, verbose=args.verbose), end="")
     return EXIT_FAILED if report.verdict is Status.FAIL else EXIT_OK
@@ -201,6 +227,27 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
     return out
 
 
+def file_modes(paths: Sequence[Path], referenced: Sequence[str], stunnel: str | None) -> dict[str, int]:
+    """`st_mode` of each file read, by the name the engine gets (step 5 warns about readable keys).
+
+    `referenced` are the paths a --stunnel configuration names, relative to its folder.
+    Windows has no such permission bits: nothing is reported there.
+    """
+    if os.name == "nt":
+        return {}
+    named = [(p.name, p) for p in paths]
+    base = Path(stunnel).parent if stunnel else Path()
+    named += [(w, base / Path(os.path.expanduser(w))) for w in referenced]
+    modes: dict[str, int] = {}
+    for name, path in named:
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            continue  # it was read a moment ago; without a mode there is simply no check
+        modes[name] = modes.get(name, 0) | mode  # two files of one name: the more open one counts
+    return modes
+
+
 def read_one(path: Path) -> tuple[str, bytes]:
     """Read one file, at most one byte past the engine's cap (the engine reports the size)."""
     try:
@@ -220,8 +267,16 @@ def read_one(path: Path) -> tuple[str, bytes]:
 
 def run_demo(args: argparse.Namespace) -> int:
     from bot.demo import run
+    from bot.onboarding import OpenSSLMissingError
 
-    return run(bits=args.bits, colour=use_colour())
+    try:
+        return run(bits=args.bits, colour=use_colour())
+    except OpenSSLMissingError as exc:
+        raise InputError(f"demo: {exc}") from None
+
+
+# Each adds one subcommand and sets its `handler`; a new subcommand is one more entry.
+SUBCOMMANDS: tuple[Callable[[Subparsers], object], ...] = (add_diagnose, add_demo, cli_stunnel.add_subparser)
 
 
 if __name__ == "__main__":

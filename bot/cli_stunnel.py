@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -169,9 +170,12 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(generated.text)
     for note in generated.notes:
         print(f"note: {note}", file=sys.stderr)
+    # With -o the command names the file just written; without it, where to save stdout first.
+    conf = shlex.quote(args.output) if args.output else "itbit.conf"
+    save = "" if args.output else f"Save the configuration above as {conf}. "
     print(
-        f"Point the FIX client at 127.0.0.1:{args.accept_port}. Check it with: fixcheck diagnose --stunnel FILE "
-        f"--connect {endpoint} {' '.join(args.paths)}",
+        f"{save}Point the FIX client at 127.0.0.1:{args.accept_port}. Check it with: fixcheck diagnose "
+        f"--stunnel {conf} --connect {endpoint} {' '.join(shlex.quote(p) for p in args.paths)}",
         file=sys.stderr,
     )
     return 0

@@ -17,7 +17,16 @@ from pathlib import Path
 from bot.demo_server import network_cases
 from bot.engine import diagnose
 from bot.engine.report import Status
-from bot.onboarding import ClientFiles, ServerFiles, make_client, make_server, openssl, sign_host_with_dates
+from bot.onboarding import (
+    ClientFiles,
+    ServerFiles,
+    make_client,
+    make_server,
+    openssl,
+    require_openssl,
+    sign_ca_with_dates,
+    sign_host_with_dates,
+)
 from bot.render import render_text
 
 
@@ -52,11 +61,12 @@ def offline_scenarios(client: ClientFiles, server: ServerFiles, work: Path) -> l
     subject = "/C=US/ST=NY/O=Example Trading/CN=fix-client-ca"
     openssl("req", "-new", "-x509", "-days", "1000", "-key", "ca.key", "-out", "ca.crt", "-subj", subject, cwd=regen)
 
-    # Expired: signed by the same CA 501 days ago for the guide's 500 days.
+    # Expired, as it happens: the onboarding was made 501 days ago with the guide's -days
+    # (CA 1000, host 500), so the CA is still valid and only host.crt has expired.
     now = dt.datetime.now(dt.UTC)
-    expired_crt = sign_host_with_dates(
-        client.folder, now - dt.timedelta(days=501), now - dt.timedelta(days=1), "expired.crt"
-    )
+    made = now - dt.timedelta(days=501)
+    old_ca = sign_ca_with_dates(client.folder, made, made + dt.timedelta(days=1000), "ca.501-days.crt")
+    expired_crt = sign_host_with_dates(client.folder, made, made + dt.timedelta(days=500), "expired.crt")
     expired_bundle = expired_crt.read_bytes() + client.host_key.read_bytes()
 
     return [
@@ -75,8 +85,8 @@ def offline_scenarios(client: ClientFiles, server: ServerFiles, work: Path) -> l
         ),
         Scenario(
             "Expired certificate",
-            "host.crt signed with a validity that has already ended.",
-            [("fix.itbit.pem", expired_bundle), ("ca.crt", ca_crt), ("itbit-ca.pem", server_ca)],
+            "the onboarding was made 501 days ago: host.crt (500 days) has expired, ca.crt (1000 days) has not.",
+            [("fix.itbit.pem", expired_bundle), ("ca.crt", old_ca.read_bytes()), ("itbit-ca.pem", server_ca)],
             "verify.expired",
         ),
         Scenario(
@@ -105,6 +115,7 @@ def _elide(pem: bytes) -> bytes:
 
 def run(*, bits: int = 2048, colour: bool = False, out: Callable[[str], None] = print) -> int:
     """Run the demo; returns 0 when every scenario was diagnosed as expected."""
+    require_openssl()  # before anything is printed or made: the demo is the guide's openssl commands
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="fixcheck-demo-"))
     try:

@@ -47,11 +47,20 @@ class ServerFiles:
     crt: Path
 
 
-def openssl(*args: str, cwd: Path) -> None:
-    """Run one openssl command; raise with its stderr when it fails."""
+def require_openssl() -> str:
+    """The path of the `openssl` command; `OpenSSLMissingError` saying how to install it otherwise."""
     exe = shutil.which("openssl")
     if exe is None:
-        raise OpenSSLMissingError("openssl is not installed: install it (apt-get install openssl) and retry")
+        raise OpenSSLMissingError(
+            "needs the openssl command, which is not on PATH: install it "
+            "(Debian/Ubuntu: apt-get install openssl; Fedora: dnf install openssl; macOS: brew install openssl) and retry"
+        )
+    return exe
+
+
+def openssl(*args: str, cwd: Path) -> None:
+    """Run one openssl command; raise with its stderr when it fails."""
+    exe = require_openssl()
     proc = subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0:
         raise RuntimeError(f"openssl {' '.join(args[:2])} failed: {proc.stderr.strip()[:300]}")
@@ -208,6 +217,33 @@ def sign_host_with_dates(folder: Path, not_before: dt.datetime, not_after: dt.da
         .serial_number(x509.random_serial_number())
         .not_valid_before(not_before)
         .not_valid_after(not_after)
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    path = folder / out
+    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return path
+
+
+def sign_ca_with_dates(folder: Path, not_before: dt.datetime, not_after: dt.datetime, out: str = "ca.crt") -> Path:
+    """Re-issue `folder`'s CA certificate (same ca.key, same name) for forced dates.
+
+    What `openssl req -new -x509 -days 1000` would have made on `not_before`: a CA made
+    501 days ago is still valid, and a host certificate it signed then for 500 days has
+    just expired. `cryptography` is used for the same reason as in `sign_host_with_dates`.
+    """
+    ca_key = serialization.load_pem_private_key((folder / "ca.key").read_bytes(), password=None)
+    current = x509.load_pem_x509_certificate((folder / "ca.crt").read_bytes())
+    public = ca_key.public_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(current.subject)
+        .issuer_name(current.subject)
+        .public_key(public)  # type: ignore[arg-type]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)  # type: ignore[arg-type]
         .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
     )
     path = folder / out

@@ -37,3 +37,14 @@ def test_readme_starts_with_the_two_commands() -> None:
     # .ci/run runs the README's test command.
     assert "ruff check . && mypy && hadolint Dockerfile && python3 -m pytest" in ci
     assert "ruff check . && mypy && hadolint Dockerfile && python3 -m pytest" in head
+
+
+def test_readme_installs_system_packages_without_upgrading_them() -> None:
+    # `apt-get install openssl` on a machine that has it upgrades the system's openssl.
+    readme = (ROOT / "README.md").read_text()
+    installs = [line for line in readme.splitlines() if "apt-get install" in line and not line.lstrip().startswith("#")]
+    assert installs, "the README's command 2 installs openssl and stunnel4"
+    for line in installs:
+        for command in line.split("&&"):
+            if "apt-get install" in command and ("openssl" in command or "stunnel4" in command):
+                assert "--no-upgrade" in command, command

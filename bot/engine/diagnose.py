@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
 
@@ -25,6 +26,7 @@ def diagnose(
     stunnel_unreadable: Mapping[str, str] | None = None,
     logon: FixLogon | None = None,
     tunnel_run: TunnelRun | None = None,
+    file_modes: Mapping[str, int] | None = None,
 ) -> Report:
     """Diagnose an mTLS onboarding from its files, as the guide's eight steps do.
 
@@ -39,9 +41,12 @@ def diagnose(
     FIX Logon on the same connection and end with a Logout (step 4 reports the answer,
     awaited for up to `timeout` seconds). `tunnel_run`: what the front end's run through
     the user's own stunnel showed (steps 7 and 4); the engine itself starts no process.
+    `file_modes` maps names in `files` to the `st_mode` the front end saw when it read them
+    (step 5 warns about a private key other users can read); the engine never looks at
+    the filesystem itself.
     """
     with diagnosis_cache():
-        return _diagnose(files, endpoint, stunnel, timeout, now, stunnel_unreadable, logon, tunnel_run)
+        return _diagnose(files, endpoint, stunnel, timeout, now, stunnel_unreadable, logon, tunnel_run, file_modes)
 
 
 def _diagnose(
@@ -53,8 +58,9 @@ def _diagnose(
     stunnel_unreadable: Mapping[str, str] | None,
     logon: FixLogon | None = None,
     tunnel_run: TunnelRun | None = None,
+    file_modes: Mapping[str, int] | None = None,
 ) -> Report:
-    inputs, unread = _read_all(files)
+    inputs, unread = _read_all(files, file_modes or {})
     context = Context(
         onboarding=assign_roles(inputs),
         timeout=max(0.1, float(timeout)),
@@ -84,7 +90,7 @@ def _diagnose(
     return Report(tuple(summaries), tuple(context.results[n] for n in sorted(context.results)))
 
 
-def _read_all(files: Sequence[tuple[str, bytes]]) -> tuple[list[InputFile], list[str]]:
+def _read_all(files: Sequence[tuple[str, bytes]], modes: Mapping[str, int]) -> tuple[list[InputFile], list[str]]:
     """Read the inputs, up to MAX_FILES and MAX_TOTAL_BYTES; return them and the names left unread."""
     out: list[InputFile] = []
     unread: list[str] = []
@@ -100,7 +106,9 @@ def _read_all(files: Sequence[tuple[str, bytes]]) -> tuple[list[InputFile], list
         seen[clean] = seen.get(clean, 0) + 1
         if seen[clean] > 1:
             clean = f"{clean} ({seen[clean]})"
-        out.append(read_file(clean, bytes(data)))
+        read = read_file(clean, bytes(data))
+        mode = modes.get(name)
+        out.append(read if not isinstance(mode, int) else dataclasses.replace(read, mode=mode))
     return out, unread
 
 

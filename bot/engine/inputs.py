@@ -141,6 +141,7 @@ class InputFile:
     more_near_misses: int = 0  # past pem.MAX_NEAR_MISSES: counted, not listed
     truncated_at_limit: bool = False
     looks_like: str | None = None  # "stunnel-config", "stunnel-log" for text files
+    mode: int | None = None  # st_mode as the front end read the file (CLI only); None: not known
 
     def of_kind(self, *kinds: Kind) -> list[Item]:
         return [i for i in self.items if i.kind in kinds]

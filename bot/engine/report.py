@@ -128,6 +128,11 @@ class Report:
         return None
 
     @property
+    def skipped_steps(self) -> tuple[StepResult, ...]:
+        """Steps that checked nothing (all `skip`): the headline says how many ran."""
+        return tuple(s for s in self.steps if s.status is Status.SKIP)
+
+    @property
     def private_key_roles(self) -> tuple[str, ...]:
         """Roles of the inputs that hold a private key (used to warn about exposure)."""
         return tuple(i.role for i in self.inputs if "private-key" in i.kinds or "encrypted-private-key" in i.kinds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.engine.report import Report, Status
+from bot.render.coverage import steps_ran, to_run_the_rest
 
 _ICONS = {Status.PASS: "✅", Status.WARN: "⚠️", Status.FAIL: "❌", Status.SKIP: "⏭️"}
 
@@ -16,7 +17,8 @@ def render_markdown(report: Report) -> str:
             f"({first[0].title}): `{first[1].code}`"
         )
     else:
-        out.append(f"**Verdict: {report.verdict.value.upper()}**")
+        rest = to_run_the_rest(report)
+        out.append(f"**Verdict: {report.verdict.value.upper()}** — {steps_ran(report)}" + (f"; {rest}" if rest else ""))
     out.append("")
     if report.inputs:
         out.append("| file | role | holds |")

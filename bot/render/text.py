@@ -6,6 +6,7 @@ import json
 import textwrap
 
 from bot.engine.report import Finding, Report, Status
+from bot.render.coverage import steps_ran, to_run_the_rest
 
 MARKS = {Status.PASS: "✔", Status.WARN: "!", Status.FAIL: "✘", Status.SKIP: "-"}
 WORDS = {Status.PASS: "PASS", Status.WARN: "WARN", Status.FAIL: "FAIL", Status.SKIP: "SKIP"}
@@ -25,9 +26,14 @@ def render_text(report: Report, *, colour: bool = False, verbose: bool = False) 
         step, finding = first
         lines.append(paint(Status.FAIL, f"✘ FAIL — start with step {step.step} ({step.title}): {finding.code}"))
     elif report.verdict is Status.WARN:
-        lines.append(paint(Status.WARN, "! WARN — nothing failed, but see the warnings below"))
+        lines.append(paint(Status.WARN, f"! WARN — {steps_ran(report)} and none failed, but see the warnings below"))
+    elif report.verdict is Status.SKIP:
+        lines.append(paint(Status.SKIP, "- SKIP — no step could run, so nothing was checked"))
     else:
-        lines.append(paint(Status.PASS, "✔ PASS — no step failed"))
+        lines.append(paint(Status.PASS, f"✔ PASS — {steps_ran(report)} and none failed"))
+    rest = to_run_the_rest(report)
+    if first is None and rest:
+        lines.append(f"  {rest}")
     if report.inputs:
         lines.append("  inputs: " + ", ".join(f"{i.name} ({i.role})" for i in report.inputs))
     lines.append("")

@@ -11,12 +11,14 @@ event loop keeps accepting requests while it does.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+import httpx
 import uvicorn
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import SlackRequestHandler, to_bolt_request, to_starlette_response
@@ -105,18 +107,60 @@ def build_asgi(app: App | None) -> Starlette:
     return Starlette(routes=routes)
 
 
+# The environment the bot reads (bot.slack.settings validates it); README's table says the same.
+ENVIRONMENT = (
+    ("SLACK_BOT_TOKEN", "required", "bot token xoxb-...; checked with auth.test at start-up"),
+    ("SLACK_APP_TOKEN", "unset", "app-level token xapp-...; when set, the bot uses Socket Mode"),
+    ("SLACK_SIGNING_SECRET", "required in HTTP mode", "verifies Slack's request signatures"),
+    ("SLACK_API_URL", "https://slack.com/api/", "Web API base URL (tests point it at a local fake)"),
+    ("PORT", "3000", "HTTP port (/slack/events, /healthz)"),
+    ("FIXCHECK_BIND", "0.0.0.0", "address to listen on"),
+    ("FIXCHECK_ALLOWED_ENDPOINTS", "*.itbit.com:*,*.paxos.com:*", "host:port patterns the bot may probe"),
+    ("FIXCHECK_MAX_FILE_BYTES", "262144", "per-file download cap (at most 1048576)"),
+    ("FIXCHECK_WORKERS", "16", "background worker threads"),
+    ("FIXCHECK_PROBES_PER_MINUTE", "6", "connection checks per user per minute"),
+    ("FIXCHECK_PROBE_TIMEOUT", "10", "seconds allowed for the TCP/TLS probe"),
+    ("FIXCHECK_JOBS_PER_MINUTE", "20", "uploads/commands answered per user per minute"),
+    ("LOG_LEVEL", "INFO", "log level; logs never contain keys, PEM blocks or tokens"),
+)
+MODES = """modes (chosen by the environment):
+  Socket Mode  SLACK_APP_TOKEN set: Slack's WebSocket, no public URL needed; GET /healthz is still
+               served on FIXCHECK_BIND:PORT for the container health check.
+  HTTP mode    SLACK_APP_TOKEN unset: POST /slack/events and GET /healthz on FIXCHECK_BIND:PORT.
+               This is plain HTTP: put an HTTPS reverse proxy in front (Slack calls https:// only)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    width = max(len(name) for name, _, _ in ENVIRONMENT)
+    variables = "\n".join(f"  {name:<{width}}  {meaning} (default: {default})" for name, default, meaning in ENVIRONMENT)
+    parser = argparse.ArgumentParser(
+        prog="fixcheck-bot",
+        description="Run the fixcheck Slack bot. It is configured by environment variables only.",
+        epilog=f"{MODES}\n\nenvironment variables:\n{variables}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--healthcheck",
+        action="store_true",
+        help="ask the running bot's GET /healthz on FIXCHECK_BIND:PORT and exit 0 if it answers (the Docker HEALTHCHECK)",
+    )
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m bot` and `fixcheck-bot`. Returns the exit status."""
-    if argv is None:
-        argv = sys.argv[1:]
-    if argv and argv[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0
+    args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
         print(f"fixcheck-bot: configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.healthcheck:
+        return healthcheck(settings)
+    # Bolt falls back to $SLACK_BOT_TOKEN when it is given no `token`, and then warns at every
+    # start that the `client` we give it (our base URL, retries) wins. From here on the token
+    # lives in `settings`: nothing else in the process should find it in the environment.
+    os.environ.pop("SLACK_BOT_TOKEN", None)
     logs.configure(settings.log_level)
     services = Services.create(settings)
     try:
@@ -140,6 +184,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     finally:
         services.close()
+
+
+def healthcheck(settings: Settings) -> int:
+    """GET /healthz where the bot listens: the configured address, or loopback for a wildcard bind."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(settings.bind, settings.bind)
+    url = f"http://{f'[{host}]' if ':' in host else host}:{settings.port}{HEALTH_PATH}"
+    try:
+        status = httpx.get(url, timeout=4).status_code
+    except httpx.HTTPError as exc:
+        print(f"fixcheck-bot: unhealthy: {url}: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    if status != 200:
+        print(f"fixcheck-bot: unhealthy: {url} answered {status}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _serve(asgi: Starlette, settings: Settings) -> None:

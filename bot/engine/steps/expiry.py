@@ -29,6 +29,13 @@ from bot.engine.steps._common import (
 NUMBER = 8
 TITLE = "Certificates are within their validity"
 WARN_DAYS = 30
+WARN_WINDOW = dt.timedelta(days=WARN_DAYS)
+RENEW_UNKNOWN_SIGNER_TEXT = (
+    "Which renewal applies depends on who signed the certificate (issuer '{issuer}'). If you made it "
+    "with your own CA (the guide's ca.key and ca.crt), make a new host key and certificate with the "
+    "guide's onboarding commands (step 8): ca.crt does not change. If the exchange signed it, send "
+    "the exchange a new CSR. Add ca.crt to the files to tell: step 1 then checks it."
+)
 
 
 def run(ctx: Context) -> list[Finding]:
@@ -38,7 +45,7 @@ def run(ctx: Context) -> list[Finding]:
     if leaf is None:
         findings.append(missing_client_cert(ob, "expiry.no_certificate"))
     else:
-        host_text, host_commands = _host_renewal(ob)
+        host_text, host_commands = _host_renewal(ob, ctx.now)
         findings.append(
             _judge(
                 "expiry.client_cert",
@@ -79,10 +86,18 @@ def run(ctx: Context) -> list[Finding]:
     return findings
 
 
-def _host_renewal(ob: Onboarding) -> tuple[str, tuple[str, ...]]:
-    if ob.made_own_ca:
-        return RENEW_HOST_TEXT, RENEW_HOST_CERT
-    return RENEW_EXCHANGE_SIGNED_TEXT, ()
+def _host_renewal(ob: Onboarding, now: dt.datetime) -> tuple[str, tuple[str, ...]]:
+    if not ob.made_own_ca and ob.client_ca_file is None and ob.client_cert is not None:
+        # Nothing given says who signed it (step 1 asks for the issuer's certificate): say both.
+        issuer = certs.issuer_name(ob.client_cert.cert) if ob.client_cert.cert else "unknown"
+        return RENEW_UNKNOWN_SIGNER_TEXT.format(issuer=issuer), ()
+    if not ob.made_own_ca:
+        return RENEW_EXCHANGE_SIGNED_TEXT, ()
+    # A host certificate signed by a CA that is itself out of date (or about to be) fails
+    # again at once: then the renewal is the CA's, and the new ca.crt goes to the exchange.
+    if any(not certs.not_before(ca) <= now <= certs.not_after(ca) - WARN_WINDOW for ca in ob.client_ca):
+        return RENEW_CA_TEXT, RENEW_CA
+    return RENEW_HOST_TEXT, RENEW_HOST_CERT
 
 
 def _judge(

@@ -27,6 +27,7 @@ from bot.engine.inputs import (
 from bot.engine.pem import MAX_BLOCKS, PemProblem
 from bot.engine.report import Finding, Status
 from bot.engine.roles import Onboarding, Role
+from bot.engine.steps import _files_checks as checks
 from bot.engine.steps._common import q
 
 NUMBER = 5
@@ -72,6 +73,10 @@ def run(ctx: Context) -> list[Finding]:
         findings.extend(_capped(f, _file_findings(f, ob.roles.get(f.name, Role.UNKNOWN))))
     findings.extend(_composition(ob))
     findings.extend(_weak_keys(ob))
+    findings.extend(checks.readable_keys(ob))
+    if checks.only_plain_text(ctx):
+        # Beside real inputs a text note is harmless; alone, nothing at all was checked.
+        findings = [checks.nothing_checked(x) if x.code == "files.no_pem" else x for x in findings]
     worst_bad = [x for x in findings if x.status in (Status.FAIL, Status.WARN)]
     inventory = [
         {"name": f.name, "role": ob.roles.get(f.name, Role.UNKNOWN).value, "kinds": list(f.kinds), "bytes": f.size}
@@ -258,13 +263,15 @@ def _item_findings(f: InputFile, item: Item, role: Role) -> list[Finding]:
                 )
             ]
         if PemProblem.ELIDED in item.problems:
+            line = checks.elided_line(f, item)
             return [
                 _fail(
                     "files.elided",
                     f,
-                    f"{where} contains '...': it was copied from the guide's example, which shortens every block. The real content is missing.",
+                    f"{f.name}, line {line} (in block {item.index + 1}, {item.label}, which begins on line {item.first_line}) contains '...': it was copied from the guide's example, which shortens every block, or pasted with a gap. The real content is missing.",
                     "Use your own generated file (or the full certificate from the onboarding page), not the guide's example.",
                     (f"grep -n '\\.\\.\\.' {name}",),
+                    {"line": line},
                 )
             ]
         if PemProblem.NO_END in item.problems:
@@ -369,7 +376,8 @@ def _composition(ob: Onboarding) -> list[Finding]:
     cert_file = q(ob.client_cert_file, "fix.itbit.pem")
     client_key_kinds = (Kind.PRIVATE_KEY, Kind.ENCRYPTED_KEY)
     has_cert_role = ob.client_cert is not None
-    if has_cert_role and ob.client_key is None:
+    # A block that is there but unreadable has its own finding: not "missing" as well.
+    if has_cert_role and ob.client_key is None and not checks.damaged(ob, "PRIVATE KEY"):
         out.append(
             Finding(
                 "files.bundle_missing_key",
@@ -408,7 +416,7 @@ def _composition(ob: Onboarding) -> list[Finding]:
                     ),
                 )
             )
-        elif key_files:
+        elif key_files and not checks.damaged(ob, "CERTIFICATE"):
             out.append(
                 _fail(
                     "files.bundle_missing_cert",

@@ -34,6 +34,8 @@ ERR_INVALID_CA = 24
 ERR_CA_KEY_TOO_SMALL = 67  # X509_V_ERR_CA_KEY_TOO_SMALL
 ERR_EE_KEY_TOO_SMALL = 66
 ERR_CA_MD_TOO_WEAK = 68
+# X509_V_FLAG_NO_CHECK_TIME (OpenSSL >= 1.1.0), which pyOpenSSL's X509StoreFlags does not name.
+X509_V_FLAG_NO_CHECK_TIME = 0x200000
 
 REGENERATE = (
     "The certificate cannot be validated by this CA file, so the connection cannot work with "
@@ -79,13 +81,13 @@ def run(ctx: Context) -> list[Finding]:
 
 
 def openssl_verify(
-    cert: x509.Certificate, trusted: list[x509.Certificate], when: dt.datetime
+    cert: x509.Certificate, trusted: list[x509.Certificate], when: dt.datetime, *, check_time: bool = True
 ) -> tuple[int, int, str] | None:
     """Run OpenSSL's verification as `openssl verify -CAfile` does; None when it passes.
 
     Every certificate of the CA file is a trust anchor, as with `-CAfile`; nothing else
     is used as an intermediate (the command reads only the first certificate of its
-    argument).
+    argument). `check_time=False` is `openssl verify -no_check_time`: everything but the dates.
     """
     store = crypto.X509Store()
     for ca in trusted:
@@ -94,6 +96,8 @@ def openssl_verify(
         except crypto.Error:
             continue  # the same certificate twice: OpenSSL's CLI ignores it too
     store.set_time(when.replace(tzinfo=None))
+    if not check_time:
+        store.set_flags(X509_V_FLAG_NO_CHECK_TIME)
     context = crypto.X509StoreContext(store, certs.openssl_x509(cert))
     try:
         context.verify_certificate()
@@ -159,9 +163,9 @@ def _explain(
                 f"the certificate was made with). {said}{rest}"
             )
         remediation = None if inner is None or inverted else REGENERATE
-        return Finding(
-            code, Status.FAIL, msg, remediation, (command, f"openssl x509 -noout -dates -in {cert_file}"), evidence
-        )
+        dates = f"openssl x509 -noout -dates -in {cert_file}"
+        apart = f"openssl verify -no_check_time -CAfile {ca_file} {cert_file}"
+        return Finding(code, Status.FAIL, msg, remediation, (command, dates, apart), evidence)
     if number == ERR_SIGNATURE_FAILURE:
         return Finding(
             "verify.bad_signature",
@@ -229,10 +233,11 @@ def _explain(
 
 
 def _otherwise(cert: x509.Certificate, cas: list[x509.Certificate], now: dt.datetime) -> tuple[int, int, str] | None:
-    """Verify at a moment when every certificate involved is within its dates, if one exists."""
-    involved = [cert, *cas]
-    start = max(certs.not_before(c) for c in involved)
-    end = min(certs.not_after(c) for c in involved)
-    # With no common window, check at the certificate's own issue time.
-    when = start if start <= end else certs.not_before(cert)
-    return openssl_verify(cert, cas, when)
+    """Verify with the dates left out (`openssl verify -no_check_time`).
+
+    Checking at some moment inside every certificate's validity misjudged a host
+    certificate whose validity began before its CA's (a CA re-issued later with the same
+    key): no such moment exists, and any moment chosen blamed the CA, so step 1 asked for
+    a new ca.crt while step 8 said ca.crt does not change.
+    """
+    return openssl_verify(cert, cas, now, check_time=False)

@@ -1,0 +1,77 @@
+"""Step 5 helpers: where a pasted gap is, damaged versus missing blocks, private keys other
+users can read, and a text note that is the only input. files.py calls these.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from bot.engine.context import Context
+from bot.engine.inputs import InputFile, Item, Kind
+from bot.engine.report import Finding, Status
+from bot.engine.roles import Onboarding, Role
+from bot.engine.steps._common import q
+
+
+def elided_line(f: InputFile, item: Item) -> int:
+    """The 1-based line of the first '...' inside `item`'s block; its BEGIN line if not on one line."""
+    lines = (f.text or "").split("\n")
+    for number in range(item.first_line, len(lines)):  # the lines after BEGIN (first_line is 1-based)
+        if lines[number].startswith("-----"):
+            break
+        if "..." in lines[number] or "\u2026" in lines[number]:
+            return number + 1
+    return item.first_line
+
+
+def damaged(ob: Onboarding, label_end: str) -> bool:
+    """Some file has a block (`CERTIFICATE`, `PRIVATE KEY`) OpenSSL cannot read, or a marker it will not see."""
+    for f in ob.files:
+        if any(i.kind is Kind.UNREADABLE and i.label.endswith(label_end) for i in f.items):
+            return True
+        if any(m.label.endswith(label_end) for m in f.near_misses):
+            return True
+    return False
+
+
+def readable_keys(ob: Onboarding) -> list[Finding]:
+    """A file with an unencrypted private key that every user of the machine may read.
+
+    The mode comes from the front end (the CLI stats what it reads); uploads have none.
+    stunnel itself logs "Insecure file permissions" for the same bits (others').
+    """
+    out: list[Finding] = []
+    for f in ob.files:
+        if f.mode is None or not f.mode & 0o007 or not f.of_kind(Kind.PRIVATE_KEY):
+            continue
+        name = q(f.name, "host.key")
+        out.append(
+            Finding(
+                "files.key_world_readable",
+                Status.WARN,
+                f"{f.name} holds an unencrypted private key and every user of this machine can read it "
+                f"(mode {f.mode & 0o777:03o}). Anyone who copies it can connect as you until the certificate is renewed.",
+                f"Make it readable by its owner only (the user the FIX client or stunnel runs as): chmod 600 {name}",
+                (f"ls -l {name}", f"chmod 600 {name}"),
+                {"file": f.name, "mode": f"{f.mode & 0o777:03o}"},
+            )
+        )
+    return out
+
+
+def only_plain_text(ctx: Context) -> bool:
+    """Every input is text with no PEM block and no known role, and there is no endpoint or stunnel file."""
+    ob = ctx.onboarding
+    return (
+        ctx.endpoint is None
+        and ctx.stunnel is None
+        and all(not f.items and ob.roles.get(f.name, Role.UNKNOWN) is Role.UNKNOWN for f in ob.files)
+    )
+
+
+def nothing_checked(finding: Finding) -> Finding:
+    return dataclasses.replace(
+        finding,
+        status=Status.FAIL,
+        message=finding.message + " Nothing else was given, so no step could check anything.",
+    )
