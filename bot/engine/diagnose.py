@@ -25,6 +25,7 @@ def diagnose(
     stunnel_unreadable: Mapping[str, str] | None = None,
     logon: FixLogon | None = None,
     tunnel_run: TunnelRun | None = None,
+    addresses: Sequence[str] | None = None,
 ) -> Report:
     """Diagnose an mTLS onboarding from its files, as the guide's eight steps do.
 
@@ -39,9 +40,12 @@ def diagnose(
     FIX Logon on the same connection and end with a Logout (step 4 reports the answer,
     awaited for up to `timeout` seconds). `tunnel_run`: what the front end's run through
     the user's own stunnel showed (steps 7 and 4); the engine itself starts no process.
+    `addresses`: the IP addresses `endpoint` resolved to when the front end checked it;
+    steps 3 and 4 then connect to exactly these (no second DNS lookup), while SNI and the
+    certificate-name check still use the endpoint's name.
     """
     with diagnosis_cache():
-        return _diagnose(files, endpoint, stunnel, timeout, now, stunnel_unreadable, logon, tunnel_run)
+        return _diagnose(files, endpoint, stunnel, timeout, now, stunnel_unreadable, logon, tunnel_run, addresses)
 
 
 def _diagnose(
@@ -53,6 +57,7 @@ def _diagnose(
     stunnel_unreadable: Mapping[str, str] | None,
     logon: FixLogon | None = None,
     tunnel_run: TunnelRun | None = None,
+    addresses: Sequence[str] | None = None,
 ) -> Report:
     inputs, unread = _read_all(files)
     context = Context(
@@ -62,6 +67,7 @@ def _diagnose(
         unread_files=unread,
         logon=logon,
         tunnel_run=tunnel_run,
+        addresses=None if addresses is None else tuple(str(a) for a in addresses),
     )
     if stunnel is not None:
         context.stunnel = read_file(_clean_name(stunnel[0]), bytes(stunnel[1]))

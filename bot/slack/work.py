@@ -15,8 +15,8 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.engine import FixLogon
-from bot.slack import endpoints, render
+from bot.engine import FixLogon, Report
+from bot.slack import endpoints, exposure, render
 from bot.slack.downloads import DownloadError, is_relevant
 from bot.slack.render import Message
 from bot.slack.services import Services, new_error_id
@@ -39,6 +39,10 @@ class Job:
     notices: list[str] = field(default_factory=list)
     title: str = "fixcheck"
     logon: FixLogon | None = None  # `HOST:PORT logon SENDER:TARGET`: a FIX Logon after the handshake
+    # Everything else the user shared, scanned for key material only (bot.slack.exposure):
+    # the message text outside complete PEM blocks, and names of files that were not downloaded.
+    shared_text: str = field(default="", repr=False)
+    unread_files: list[str] = field(default_factory=list)
 
 
 def thread_reply(client: WebClient, channel: str, thread_ts: str) -> Reply:
@@ -148,10 +152,12 @@ def run_job(services: Services, job: Job, client: WebClient | None) -> None:
             continue
         inputs.append((got.name, got.data))
     inputs.extend(job.pasted)
+    exposed = _exposed(job, inputs)
 
     endpoint = None
+    addresses: tuple[str, ...] = ()
     if job.target is not None:
-        refusal = check_target(services, job.target, job.user)
+        refusal, addresses = check_target(services, job.target, job.user)
         if refusal:
             notices.append(refusal)
         else:
@@ -159,9 +165,12 @@ def run_job(services: Services, job: Job, client: WebClient | None) -> None:
 
     if not inputs and endpoint is None and job.stunnel is None:
         text = "\n".join(f":information_source: {render.escape(n)}" for n in notices) or "Nothing to diagnose."
-        job.reply(render.render_text(text))
+        warning = render.key_warning(Report((), ()), exposed)
+        job.reply(render.render_text(f"{warning}\n{text}" if warning else text))
         return
     extra: dict[str, Any] = {}
+    if endpoint is not None:
+        extra["addresses"] = addresses  # exactly the addresses check_target vetted: no second lookup
     if job.logon is not None:
         if endpoint is not None:
             extra["logon"] = job.logon
@@ -177,25 +186,37 @@ def run_job(services: Services, job: Job, client: WebClient | None) -> None:
         report.verdict.value,
         report.to_dict()["first_failure"],
     )
-    job.reply(render.render_report(report, notices=notices, title=job.title))
+    job.reply(render.render_report(report, notices=notices, title=job.title, exposed=exposed))
 
 
-def check_target(services: Services, target: endpoints.Target, user: str) -> str | None:
-    """The reason `target` may not be probed for `user`, or None. Runs before any connection."""
+def _exposed(job: Job, inputs: Sequence[tuple[str, bytes]]) -> list[str]:
+    """Which shared inputs hold key material, by a scan of every byte (not only what the engine reads)."""
+    shared = [*inputs, *([job.stunnel] if job.stunnel else [])]
+    if job.shared_text.strip():
+        shared.append(("your message", job.shared_text.encode("utf-8", "replace")))
+    return exposure.exposed(shared) + exposure.key_file_names(job.unread_files)
+
+
+def check_target(services: Services, target: endpoints.Target, user: str) -> tuple[str | None, tuple[str, ...]]:
+    """Why `target` may not be probed for `user` (or None), and the vetted addresses to connect to.
+
+    Runs before any connection; the name is resolved here once and the probe uses exactly
+    the returned addresses.
+    """
     patterns = services.settings.allowed_endpoints
     try:
         endpoints.allowed(target, patterns)
-        endpoints.resolve_check(target, patterns)
+        addresses = endpoints.resolve_check(target, patterns)
     except endpoints.Refused as exc:
         log.info("endpoint refused: %s", target)
-        return str(exc)
+        return str(exc), ()
     if not services.probe_limiter.allow(user):
         wait = services.probe_limiter.retry_after(user)
         return (
             f"{target} was not probed: you have reached the limit of {services.settings.probes_per_minute} "
             f"connection checks per minute (FIXCHECK_PROBES_PER_MINUTE). Try again in about {wait} s."
-        )
-    return None
+        ), ()
+    return None, addresses
 
 
 def _file_info(client: WebClient | None, file: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -65,7 +65,7 @@ def probe(ctx: Context) -> Probe | None:
         cached = _cache.get(key)
     if cached is not None:
         return cached
-    tcp = connect(ctx.endpoint.host, ctx.endpoint.port, ctx.timeout, _resolver)
+    tcp = connect(ctx.endpoint.host, ctx.endpoint.port, ctx.timeout, _resolver, addresses=ctx.addresses)
     tls: TlsResult | None = None
     if tcp.sock is not None:
         connected = tcp.connected
