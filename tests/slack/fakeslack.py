@@ -63,7 +63,7 @@ class FakeFile:
     id: str
     name: str
     data: bytes
-    mode: str = "ok"  # ok | html | redirect | chunked (no Content-Length)
+    mode: str = "ok"  # ok | html | redirect | chunked (no Content-Length) | trickle | silent (see _slow)
 
     def obj(self, base: str, *, stub: bool = False) -> dict[str, Any]:
         if stub:  # what a Slack Connect message event carries
@@ -87,12 +87,14 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.files: dict[str, FakeFile] = {}
         self.cond = threading.Condition()
-        self._rate_limits: dict[str, list[int]] = {}  # method -> [remaining 429s, retry_after]
+        self._rate_limits: dict[str, list[Any]] = {}  # method -> [remaining 429s, Retry-After value]
         self._ts = 0
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            timeout = 60  # no request holds a handler thread longer (the slow download modes)
 
             def log_message(self, *_: Any) -> None:  # quiet
                 pass
@@ -124,7 +126,7 @@ class FakeSlack:
         self.files[file_id] = f
         return f
 
-    def rate_limit(self, method: str, times: int, retry_after: int = 1) -> None:
+    def rate_limit(self, method: str, times: int, retry_after: int | str = 1) -> None:
         self._rate_limits[method] = [times, retry_after]
 
     def response_url(self, key: str) -> str:
@@ -225,6 +227,9 @@ class FakeSlack:
         if f.mode == "redirect":
             self._send(h, 302, b"", "text/plain", {"Location": "https://slack.com/signin"})
             return
+        if f.mode in ("trickle", "silent"):
+            self._slow(h, f)
+            return
         if f.mode == "chunked":
             h.send_response(200)
             h.send_header("Content-Type", "application/octet-stream")
@@ -239,6 +244,29 @@ class FakeSlack:
                 pass
             return
         self._send(h, 200, f.data, "application/octet-stream")
+
+    @staticmethod
+    def _slow(h: BaseHTTPRequestHandler, f: FakeFile) -> None:
+        """A file server that holds the download: `trickle` sends 1 byte every 2 s, `silent` nothing after the headers.
+
+        Bounded either way: at most len(data) bytes (trickle) or 60 s (silent), and it stops
+        as soon as the client hangs up.
+        """
+        h.send_response(200)
+        h.send_header("Content-Type", "application/octet-stream")
+        h.send_header("Content-Length", str(len(f.data)))
+        h.end_headers()
+        try:
+            h.wfile.flush()
+            if f.mode == "silent":
+                h.rfile.read(1)  # returns when the client closes (or the 60 s socket timeout below)
+                return
+            for i in range(len(f.data)):
+                time.sleep(2.0)
+                h.wfile.write(f.data[i : i + 1])
+                h.wfile.flush()
+        except OSError:
+            pass
 
     @staticmethod
     def _json(h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:

@@ -1,0 +1,151 @@
+"""Pure checks behind the bot's security guarantees: allow-list syntax, redaction, shapes."""
+
+from __future__ import annotations
+
+import html
+import io
+import json
+import logging
+import socket
+import urllib.parse
+
+import pytest
+
+from bot.slack import endpoints, logs, shapes
+from tests.leakguard import Canaries, LeakGuard
+
+T = endpoints.Target
+
+
+@pytest.mark.parametrize(
+    ("pattern", "target", "ok"),
+    [
+        ("[::1]:4490", T("::1", 4490), True),
+        ("[::1]:4490", T("0:0::1", 4490), True),  # the same address, written differently
+        ("[::1]:4490", T("::1", 4491), False),
+        ("[2001:db8::d]:4490", T("d", 4490), False),  # was a character class matching `d`
+        ("[2001:db8::d]:4490", T(":", 4490), False),
+        ("[2001:db8::d]:*", T("2001:db8::d", 1), True),
+        ("127.0.0.1:4490", T("127.0.0.1", 4490), True),
+        ("127.0.0.*:4490", T("127.0.0.9", 4490), False),  # no wildcards in addresses
+        ("*.itbit.com:*", T("sandbox-fix.itbit.com", 4490), True),
+        ("*.itbit.com:*", T("SANDBOX-FIX.ITBIT.COM", 4490), True),
+        ("*.itbit.com:*", T("itbit.com", 4490), False),
+        ("*.itbit.com:*", T("a.b.itbit.com", 4490), False),  # one label per `*`
+        ("*.itbit.com:*", T("evil.com.itbit.co", 1), False),
+        ("*.itbit.com:*", T("127.0.0.1", 1), False),
+        ("fix-*.itbit.com:4490", T("fix-1.itbit.com", 4490), True),
+        ("fix-*.itbit.com:4490", T("fix.itbit.com", 4490), False),
+        ("[fix.itbit.com]:1", T("fix.itbit.com", 1), False),  # brackets hold addresses only
+        ("*:*", T("anything.example", 9), True),
+        ("fix.itbit.com:99999", T("fix.itbit.com", 99999), False),
+    ],
+)
+def test_allow_list_entries_are_parsed_as_host_and_port(pattern: str, target: endpoints.Target, ok: bool) -> None:
+    if ok:
+        endpoints.allowed(target, (pattern,))
+    else:
+        with pytest.raises(endpoints.Refused):
+            endpoints.allowed(target, (pattern,))
+
+
+def test_resolve_check_returns_what_it_checked() -> None:
+    answers = iter([[("8.8.8.8",)], [("127.0.0.1",)]])
+
+    def resolver(host: str, port: int, **_: object) -> list[tuple[object, ...]]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers)[0][0], port))]
+
+    assert endpoints.resolve_check(T("flip.example", 1), ("*.example:*",), resolver) == ("8.8.8.8",)
+    assert endpoints.resolve_check(T("::1", 5), ("[::1]:5",)) == ("::1",)  # listed exactly: loopback allowed
+    with pytest.raises(endpoints.Refused, match="loopback"):
+        endpoints.resolve_check(T("::1", 5), ("*:*",))
+
+
+def _encodings(pem: str) -> dict[str, str]:
+    return {
+        "raw": pem,
+        "json": json.dumps({"text": pem}),
+        "json-slashes": json.dumps({"text": pem}).replace("/", "\\/"),
+        "json-unicode": json.dumps({"text": pem}).replace("+", "\\u002b").replace("/", "\\u002f"),
+        "form-plus": urllib.parse.urlencode({"text": pem}),
+        "form-percent": "text=" + urllib.parse.quote(pem, safe=""),
+        "url-no-armour": urllib.parse.quote_plus("".join(pem.splitlines()[1:-1])),
+        "html": html.escape(f"<{pem}>"),
+        "html-numeric": pem.replace("+", "&#43;").replace("/", "&#47;"),
+        "body-only": "\n".join(pem.splitlines()[1:-1]),
+    }
+
+
+def test_redaction_covers_every_encoding(canaries: Canaries, guard: LeakGuard) -> None:
+    """Every record, at DEBUG, through the filter the bot installs on its handlers."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(logs.RedactingFilter())
+    handler.setFormatter(logs.RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+    log = logging.getLogger("fixcheck.test.redaction")
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG)
+    log.propagate = False
+    try:
+        for canary in canaries.all:
+            for name, text in _encodings(canary.key_pem.decode()).items():
+                log.debug("%s: body=%s", name, text)
+                log.info("Invalid request signature detected (signature: v0=1, timestamp: 1, body: %s)", text)
+                try:
+                    raise ValueError(text)
+                except ValueError:
+                    log.exception("failed")
+    finally:
+        log.removeHandler(handler)
+    out = stream.getvalue()
+    guard.check("redacted log", out)
+    assert "request body not logged" in out
+
+
+def test_redaction_leaves_ordinary_lines_alone() -> None:
+    line = "diagnosed inputs=3 endpoint=yes verdict=fail first_failure=4 error_id=0123456789 POST /slack/events"
+    assert logs.redact(line) == line
+
+
+@pytest.mark.parametrize(
+    ("body", "ok"),
+    [
+        ({"type": "view_submission", "view": {"type": "modal", "callback_id": "x"}}, True),
+        ({"type": "view_submission", "view": "x"}, False),
+        ({"type": "view_closed", "view": {"type": "modal", "callback_id": 1}}, False),
+        ({"type": "block_actions", "actions": [{"action_id": "a"}]}, True),
+        ({"type": "block_actions", "actions": [{"action_id": "a"}, "b"]}, False),
+        ({"type": "block_actions", "actions": []}, False),
+        ({"type": "block_actions", "user": "U1", "actions": [{"action_id": "a"}]}, False),
+        ({"type": "event_callback", "event": {"type": "message"}}, True),
+        ({"command": "/fixcheck", "text": "help"}, True),
+    ],
+)
+def test_payload_shapes(body: dict[str, object], ok: bool) -> None:
+    assert (shapes.problem(body) is None) is ok
+
+
+def test_engine_connects_to_the_given_addresses_without_resolving() -> None:
+    """`diagnose(addresses=...)`: the vetted addresses are used as they are; DNS is not asked again."""
+    from bot.engine import diagnose, net
+
+    lookups: list[str] = []
+
+    def resolver(host: str, *_: object) -> list[object]:
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "test resolver: no lookups expected")
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(4)
+        port = server.getsockname()[1]
+        net.set_resolver(resolver)
+        try:
+            report = diagnose([], endpoint=f"fix.rebind.test:{port}", addresses=["127.0.0.1"], timeout=2)
+            unpinned = diagnose([], endpoint=f"fix.rebind.test:{port}", timeout=2)
+        finally:
+            net.set_resolver(None)
+    tcp = report.to_dict()["steps"][2]
+    assert lookups == ["fix.rebind.test"], "only the run without addresses looked the name up"
+    assert f"127.0.0.1:{port}" in json.dumps(tcp) and tcp["status"] != "fail", tcp
+    assert unpinned.to_dict()["steps"][2]["status"] == "fail"  # the test resolver's NXDOMAIN
