@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 
 from bot.slack import render, signature
 from bot.slack.listeners import register_listeners
-from bot.slack.services import CONTEXT_KEY, Services, new_error_id, retry_handlers
+from bot.slack.services import CONTEXT_KEY, Services, new_error_id, refuse_redirects, retry_handlers
 from bot.slack.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ def create_app(settings: Settings, *, services: Services | None = None, token_ve
     once, so a wrong token fails at start-up rather than at the first message.
     """
     services = services or Services.create(settings)
+    refuse_redirects()
     app = App(
         name="fixcheck",
         client=create_web_client(settings),

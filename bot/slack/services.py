@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -130,6 +131,21 @@ class Services:
         if parts.scheme == "https" and (parts.hostname or "").lower() in RESPONSE_URL_HOSTS:
             return True
         return parts.netloc.lower() == self.settings.api_host and parts.scheme == self.settings.api_scheme
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *_: Any, **__: Any) -> None:
+        return None  # urllib then raises HTTPError: the SDK sees the 3xx as the answer
+
+
+def refuse_redirects() -> None:
+    """Make slack_sdk's clients (plain urllib) stop at a redirect instead of following it.
+
+    Followed, a 3xx from a response_url or SLACK_API_URL sent the bot's request (with its
+    Authorization header) to any address the Location named, internal ones included.
+    Process-wide on purpose: the SDK builds its requests with urllib's installed opener.
+    """
+    urllib.request.install_opener(urllib.request.build_opener(_NoRedirects()))
 
 
 def services_of(context: Any) -> Services:

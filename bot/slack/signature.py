@@ -29,7 +29,34 @@ SIGNATURE_HEADER = "x-slack-signature"
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 
+WINDOW = 60 * 5  # Slack's: a signed request older (or newer) than this is refused
+MAX_REMEMBERED = 100_000  # signatures kept for replay detection: about 10 MB at worst
+
 _verifiers: weakref.WeakKeyDictionary[App, SignatureVerifier] = weakref.WeakKeyDictionary()
+
+
+class ReplayGuard:
+    """Signatures seen within the window: the same signed request a second time is a replay.
+
+    A replayed slash command (captured and re-sent within Slack's 5 minutes) ran its work
+    again; Slack's own retries of events are signed anew and deduplicated by event id.
+    Only called from the event loop, so no lock is needed.
+    """
+
+    def __init__(self, window: float = WINDOW, limit: int = MAX_REMEMBERED) -> None:
+        self._seen: dict[str, float] = {}  # signature -> when it may be forgotten (insertion-ordered)
+        self._window, self._limit = window, limit
+
+    def first_time(self, signature: str, now: float) -> bool:
+        while self._seen and (next(iter(self._seen.values())) < now or len(self._seen) >= self._limit):
+            del self._seen[next(iter(self._seen))]
+        if signature in self._seen:
+            return False
+        self._seen[signature] = now + 2 * self._window  # the timestamp may be up to one window ahead
+        return True
+
+
+_replays = ReplayGuard()
 
 
 def protect(app: App, signing_secret: str) -> None:
@@ -52,7 +79,7 @@ def problem(verifier: SignatureVerifier | None, headers: Mapping[str, str], body
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return "the body is not UTF-8"
-    if abs(verifier.clock.now() - int(timestamp)) > 60 * 5:
+    if abs(verifier.clock.now() - int(timestamp)) > WINDOW:
         return "the timestamp is more than 5 minutes away (clock skew or a replay)"
     if not verifier.is_valid(text, timestamp, sig):
         return "the signature does not match (wrong or rotated SLACK_SIGNING_SECRET?)"
@@ -60,12 +87,21 @@ def problem(verifier: SignatureVerifier | None, headers: Mapping[str, str], body
 
 
 def refusal(app: App, headers: Mapping[str, str], body: bytes) -> Response | None:
-    """None for a request Slack signed; otherwise the 401 to answer (and one log line without the body)."""
-    why = problem(_verifiers.get(app), headers, body)
-    if why is None:
-        return None
-    log.warning("refused an unsigned or badly signed request (%d bytes): %s", len(body), why)
-    return JSONResponse({"error": "invalid request"}, status_code=401)
+    """None for a request Slack signed, seen for the first time; otherwise the answer to give.
+
+    Unverified: 401 and one log line without the body. A replay of a verified request:
+    200 (Slack must not retry it) and no action.
+    """
+    verifier = _verifiers.get(app)
+    why = problem(verifier, headers, body)
+    if why is not None:
+        log.warning("refused an unsigned or badly signed request (%d bytes): %s", len(body), why)
+        return JSONResponse({"error": "invalid request"}, status_code=401)
+    assert verifier is not None  # problem() said so
+    if not _replays.first_time(_all(headers, SIGNATURE_HEADER)[0], verifier.clock.now()):
+        log.warning("ignored a replayed request (a signature already seen within %d s)", WINDOW)
+        return Response(status_code=200)
+    return None
 
 
 def _all(headers: Mapping[str, str], name: str) -> list[str]:

@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.leakguard import Canaries, LeakGuard
+from tests.security.conftest import MtlsServer
 from tests.slack.fakeslack import (
     SIGNING_SECRET,
     FakeSlack,
@@ -231,3 +232,37 @@ def test_an_event_from_slack_still_works(security_bot: Bot, security_slack: Fake
     with httpx.Client(timeout=10) as http:
         assert send_event(http, security_bot.events_url, event, _id("Ev")).status_code == 200
     assert security_slack.wait_for(lambda c: c.params.get("channel") == channel, 1, 15)
+
+
+def test_slack_clients_do_not_follow_redirects(
+    security_bot: Bot, security_slack: FakeSlack, canary_mtls_server: MtlsServer
+) -> None:
+    """A response_url answering 302 must not send the bot's reply (or token) where Location says."""
+    key = _id("redir")
+    response_url = f"{security_slack.base}redirect/{key}"
+    with httpx.Client(timeout=10) as http:
+        body = command_body(canary_mtls_server.endpoint, user=_id("U"), response_url=response_url)
+        assert (
+            http.post(
+                security_bot.events_url, content=body, headers=signed_headers(body, content_type=FORM)
+            ).status_code
+            == 200
+        )
+    security_slack.wait_for(lambda c: c.path == f"/redirect/{key}", 1, 20)
+    time.sleep(1.0)
+    assert security_slack.find(lambda c: c.path == f"/response/followed-{key}") == []
+
+
+def test_a_replayed_slash_command_runs_once(security_bot: Bot, security_slack: FakeSlack) -> None:
+    """The same signed request re-sent within Slack's 5 minutes is acknowledged, not run again."""
+    trigger = _id("trig")
+    body = command_body(
+        "stunnel", user=_id("U"), response_url=security_slack.response_url(_id("rp")), trigger_id=trigger
+    )
+    headers = signed_headers(body, content_type=FORM)
+    with httpx.Client(timeout=10) as http:
+        for _ in range(3):
+            assert http.post(security_bot.events_url, content=body, headers=headers).status_code == 200
+    security_slack.wait_for(lambda c: c.api == "views.open" and c.params.get("trigger_id") == trigger, 1, 15)
+    time.sleep(1.0)
+    assert len(security_slack.find(lambda c: c.api == "views.open" and c.params.get("trigger_id") == trigger)) == 1

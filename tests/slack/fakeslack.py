@@ -170,6 +170,9 @@ class FakeSlack:
             self._api(h, call)
         elif path.startswith("/response/"):
             self._send(h, 200, b"ok", "text/plain")
+        elif path.startswith("/redirect/"):  # a response_url that answers 302 to /response/followed-<key>
+            target = f"{self.base}response/followed-{path.removeprefix('/redirect/')}"
+            self._send(h, 302, b"", "text/plain", {"Location": target})
         elif path.startswith("/files/"):
             self._download(h, call)
         else:
