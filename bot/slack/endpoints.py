@@ -22,6 +22,7 @@ VARIABLE = "FIXCHECK_ALLOWED_ENDPOINTS"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[..., Any]  # socket.getaddrinfo
 _SHARED = ipaddress.IPv4Network("100.64.0.0/10")  # carrier-grade NAT: not public either
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # well-known NAT64 prefix: the last 32 bits are an IPv4 address
 
 # HOST:PORT as people type it in Slack: a DNS name or IPv4 address, or [IPv6]; the port 1-65535.
 # Each label is `[A-Za-z0-9][A-Za-z0-9\-_]{0,62}` with no nested optional: `(?:X{0,62})?` can match
@@ -190,8 +191,15 @@ def _public(address: str) -> bool:
         ip = ipaddress.ip_address(address.split("%")[0])
     except ValueError:
         return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # IPv6 forms that carry an IPv4 address reach that address: judge it too.
+        embedded = [ip.ipv4_mapped, ip.sixtofour, *(ip.teredo or ())]
+        if ip in _NAT64:
+            embedded.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if not all(_public(str(v4)) for v4 in embedded if v4 is not None):
+            return False
+        if ip.ipv4_mapped is not None:
+            return True
     if isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED:
         return False
     return not (

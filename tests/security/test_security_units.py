@@ -59,6 +59,16 @@ def test_resolve_check_returns_what_it_checked() -> None:
     assert endpoints.resolve_check(T("::1", 5), ("[::1]:5",)) == ("::1",)  # listed exactly: loopback allowed
     with pytest.raises(endpoints.Refused, match="loopback"):
         endpoints.resolve_check(T("::1", 5), ("*:*",))
+    # IPv6 addresses that carry a non-public IPv4 address (mapped, NAT64, 6to4, Teredo) are refused.
+    for address in (
+        "::ffff:169.254.169.254",
+        "64:ff9b::a9fe:a9fe",
+        "2002:7f00:1::1",
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",
+    ):
+        with pytest.raises(endpoints.Refused):
+            endpoints.resolve_check(T(address, 1), ("*:*",))
+    assert endpoints.resolve_check(T("::ffff:8.8.8.8", 1), ("*:*",)) == ("::ffff:808:808",)
 
 
 def _encodings(pem: str) -> dict[str, str]:
