@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.engine.context import Endpoint
+from bot.engine.net import tcp
 
 VARIABLE = "FIXCHECK_ALLOWED_ENDPOINTS"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[..., Any]  # socket.getaddrinfo
+DNS_TIMEOUT = 10.0  # seconds for the one lookup; a name that does not answer in time resolves to nothing
 _SHARED = ipaddress.IPv4Network("100.64.0.0/10")  # carrier-grade NAT: not public either
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # well-known NAT64 prefix: the last 32 bits are an IPv4 address
 
@@ -155,7 +157,9 @@ def allowed(target: Target, patterns: Sequence[str]) -> None:
         )
 
 
-def resolve_check(target: Target, patterns: Sequence[str], resolver: Resolver | None = None) -> tuple[str, ...]:
+def resolve_check(
+    target: Target, patterns: Sequence[str], resolver: Resolver | None = None, *, timeout: float = DNS_TIMEOUT
+) -> tuple[str, ...]:
     """Resolve `target` once and return the addresses that may be probed: exactly these, no others.
 
     Non-public addresses (private, loopback, link-local, multicast, reserved) are refused
@@ -163,7 +167,7 @@ def resolve_check(target: Target, patterns: Sequence[str], resolver: Resolver | 
     addresses only (never resolving again, which let a second DNS answer point elsewhere).
     An empty result: the name does not resolve; the engine then reports the DNS failure (step 3).
     """
-    addresses = _addresses(target, resolver or socket.getaddrinfo)
+    addresses = _addresses(target, resolver or socket.getaddrinfo, timeout)
     if any(p.exact and p.matches(target) for p in _parsed(patterns)):
         return addresses
     for address in addresses:
@@ -175,15 +179,13 @@ def resolve_check(target: Target, patterns: Sequence[str], resolver: Resolver | 
     return addresses
 
 
-def _addresses(target: Target, resolver: Resolver) -> tuple[str, ...]:
+def _addresses(target: Target, resolver: Resolver, timeout: float) -> tuple[str, ...]:
+    """Every address `target` resolves to, by the engine's bounded lookup (abandoned after `timeout`)."""
     ip = _ip(target.host)
     if ip is not None:
         return (str(ip),)
-    try:
-        infos = resolver(target.host, target.port, type=socket.SOCK_STREAM)
-    except (OSError, UnicodeError, ValueError):
-        return ()
-    return tuple(dict.fromkeys(str(info[4][0]) for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)))
+    found, _error, _code, _timed_out = tcp.resolve(target.host, target.port, timeout, resolver)
+    return tuple(dict.fromkeys(str(sockaddr[0]) for _family, sockaddr in found))
 
 
 def _public(address: str) -> bool:

@@ -206,7 +206,7 @@ def check_target(services: Services, target: endpoints.Target, user: str) -> tup
     patterns = services.settings.allowed_endpoints
     try:
         endpoints.allowed(target, patterns)
-        addresses = endpoints.resolve_check(target, patterns)
+        addresses = endpoints.resolve_check(target, patterns, timeout=services.settings.probe_timeout)
     except endpoints.Refused as exc:
         log.info("endpoint refused: %s", target)
         return str(exc), ()

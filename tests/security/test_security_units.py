@@ -52,7 +52,7 @@ def test_allow_list_entries_are_parsed_as_host_and_port(pattern: str, target: en
 def test_resolve_check_returns_what_it_checked() -> None:
     answers = iter([[("8.8.8.8",)], [("127.0.0.1",)]])
 
-    def resolver(host: str, port: int, **_: object) -> list[tuple[object, ...]]:
+    def resolver(host: str, port: int, *_: object) -> list[tuple[object, ...]]:
         return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers)[0][0], port))]
 
     assert endpoints.resolve_check(T("flip.example", 1), ("*.example:*",), resolver) == ("8.8.8.8",)
