@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from typing import Any
+from urllib.error import URLError
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.engine import FixLogon, Report
 from bot.slack import endpoints, exposure, render
@@ -24,6 +26,8 @@ from bot.slack.services import Services, new_error_id
 log = logging.getLogger(__name__)
 
 Reply = Callable[[Message], None]
+# Failures of Slack's API or of the network to it: expected in operation, logged without a traceback.
+SLACK_FAILURES = (SlackClientError, URLError, HTTPException, ConnectionError, TimeoutError)
 
 
 @dataclass
@@ -128,7 +132,10 @@ def run_safely(reply: Reply, work: Callable[[], None]) -> None:
         work()
     except Exception as exc:
         error_id = new_error_id()
-        log.error("job failed error_id=%s: %s", error_id, type(exc).__name__, exc_info=True)
+        if isinstance(exc, SLACK_FAILURES) or _raised_in_slack_sdk(exc):  # Slack's trouble: one line, no traceback
+            log.error("a call to Slack failed error_id=%s: %s", error_id, slack_failure(exc))
+        else:
+            log.error("job failed error_id=%s: %s", error_id, type(exc).__name__, exc_info=True)
         try:
             reply(
                 render.render_text(
@@ -138,6 +145,26 @@ def run_safely(reply: Reply, work: Callable[[], None]) -> None:
             )
         except Exception as again:  # noqa: BLE001 - nothing more we can do than log it
             log.error("could not report error_id=%s: %s", error_id, type(again).__name__)
+
+
+def slack_failure(exc: BaseException) -> str:
+    """What went wrong with a Slack call, in a few words (Slack's error code and HTTP status, no payload)."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    data = getattr(response, "data", None)
+    error = data.get("error") if isinstance(data, dict) else None
+    details = ", ".join(
+        p for p in (f"error={str(error)[:60]}" if error else "", f"HTTP {status}" if status else "") if p
+    )
+    return f"{type(exc).__name__}" + (f" ({details})" if details else "")
+
+
+def _raised_in_slack_sdk(exc: BaseException) -> bool:
+    """The SDK choked on what Slack answered (a JSON list where it expects an object raised AttributeError)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and "/slack_sdk/" in tb.tb_frame.f_code.co_filename.replace("\\", "/")
 
 
 def run_job(services: Services, job: Job, client: WebClient | None) -> None:

@@ -89,6 +89,7 @@ class FakeSlack:
         self.cond = threading.Condition()
         self._rate_limits: dict[str, list[Any]] = {}  # method -> [remaining 429s, Retry-After value]
         self._ts = 0
+        self._failing: dict[str, tuple[int, bytes, str]] = {}  # channel -> (status, body, content type)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -128,6 +129,10 @@ class FakeSlack:
 
     def rate_limit(self, method: str, times: int, retry_after: int | str = 1) -> None:
         self._rate_limits[method] = [times, retry_after]
+
+    def fail_posts(self, channel: str, status: int, body: bytes, ctype: str = "application/json") -> None:
+        """Every chat.postMessage to `channel` gets this answer (status 0: the connection is closed unanswered)."""
+        self._failing[channel] = (status, body, ctype)
 
     def response_url(self, key: str) -> str:
         return f"{self.base}response/{key}"
@@ -188,6 +193,14 @@ class FakeSlack:
             self._json(h, {"ok": False, "error": "invalid_auth"})
             return
         name = call.api
+        failing = self._failing.get(str(call.params.get("channel")))
+        if name == "chat.postMessage" and failing is not None:
+            status, body, ctype = failing
+            if status == 0:
+                h.close_connection = True
+                return
+            self._send(h, status, body, ctype)
+            return
         if name == "auth.test":
             self._json(
                 h,

@@ -78,3 +78,37 @@ def test_unreadable_retry_after_is_one_second(bot: Bot, fake_slack: FakeSlack) -
     calls = fake_slack.wait_for(lambda c: c.params.get("channel") == channel, 2, 15)
     assert len(calls) == 2 and calls[1].at - calls[0].at < 3
     assert "Something went wrong" not in calls[1].all_text(), "the retry failed and the user got an error instead"
+
+
+FAILURES = [
+    (500, b"upstream trouble", "text/plain"),
+    (200, b"not json", "application/json"),
+    (200, b'{"ok": false, "error": "channel_not_found"}', "application/json"),
+    (200, b"<html><body>Sign in</body></html>", "text/html"),
+    (200, b"[1, 2]", "application/json"),
+    (0, b"", ""),  # connection closed without an answer
+]
+
+
+def test_slack_api_failures_end_in_a_log_line_not_a_traceback(bot: Bot, fake_slack: FakeSlack) -> None:
+    start = len(bot.logs())
+    channels = []
+    with httpx.Client(timeout=10) as http:
+        for status, body, ctype in FAILURES:
+            channel = _id("DFAIL")
+            channels.append(channel)
+            fake_slack.fail_posts(channel, status, body, ctype)
+            event = {
+                "type": "message", "channel": channel, "channel_type": "im", "user": _id("U"),
+                "text": "help", "ts": f"{time.time():.6f}",
+            }  # fmt: skip
+            assert send_event(http, bot.events_url, event, _id("Ev")).status_code == 200
+    for channel in channels:  # the reply was tried, and the error notice after it
+        fake_slack.wait_for(lambda c, ch=channel: c.params.get("channel") == ch, 2, 20)  # type: ignore[misc]
+    deadline = time.monotonic() + 20  # the 500s are retried (ServerErrorRetryHandler) before they fail
+    while bot.logs()[start:].count("a call to Slack failed error_id=") < len(FAILURES) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    log = bot.logs()[start:]
+    assert log.count("a call to Slack failed error_id=") >= len(FAILURES), log[-2000:]
+    assert "Traceback" not in log
+    assert "error=channel_not_found" in log
