@@ -22,7 +22,10 @@ _UNIT = (
     r"(?:[A-Za-z0-9+/=]|%2[BbFf]|%3[Dd]|%0[AaDd]|%20|\\[nr/]|\\u00(?:2[bBfF]|3[dD]|0[aAdD])"
     r"|&#(?:43|47|61|x2[bBfF]|x3[dD]);|\r?\n)"
 )
-_ENCODED_RUN = re.compile(rf"{_UNIT}{{40,}}")
+# Every maximal run, each found once (possessive: no backtracking into a run, so a text of
+# 39-character words costs one pass, not 40); `_long` keeps the short ones.
+_ENCODED_RUN = re.compile(rf"{_UNIT}++")
+MIN_RUN = 40
 _DASHES = r"(?:-|%2[Dd]){5}"
 _GAP = r"(?:\s|\+|%20)"
 _LABEL = r"(?:[^-%]|%20){0,60}?"
@@ -46,7 +49,11 @@ def redact(text: str) -> str:
     text = _PEM.sub("[redacted PEM block]", text)
     text = _TOKEN.sub("[redacted token]", text)
     text = _BEARER.sub(r"\1[redacted]", text)
-    return _ENCODED_RUN.sub("[redacted]", text)
+    return _ENCODED_RUN.sub(_long, text)
+
+
+def _long(m: re.Match[str]) -> str:
+    return "[redacted]" if len(m.group(0)) >= MIN_RUN else m.group(0)
 
 
 class RedactingFilter(logging.Filter):
