@@ -27,12 +27,13 @@ REQUIRED: dict[str, tuple[tuple[str, type], ...]] = {
     "dialog_submission": _CALLBACK,
     "dialog_suggestion": _CALLBACK,
     "dialog_cancellation": _CALLBACK,
+    "event_callback": (("event", dict),),  # `"event": null` raised while Bolt built its arguments
 }
 OBJECTS_IF_PRESENT = ("user", "team", "enterprise", "channel", "container", "message", "view", "state")
 
 
 def problem(body: Any) -> str | None:
-    """What is wrong with an interactivity payload's shape, or None (events and commands: None)."""
+    """What is wrong with a payload's shape, or None (types not in REQUIRED, e.g. commands: None)."""
     if not isinstance(body, dict):
         return "the payload is not an object"
     kind = body.get("type")

@@ -183,6 +183,7 @@ MALFORMED_PAYLOADS: list[object] = [
     {"type": "shortcut", "callback_id": [1]},
     {"type": "message_action", "callback_id": {}},
     {"type": 5},
+    {"type": "event_callback", "event": None},
     {"team": "x", "user": 5},
     [1, 2],
     "just a string",
@@ -196,9 +197,20 @@ def test_malformed_interactivity_gets_an_answer_and_no_traceback(security_bot: B
     bodies = raw + [
         interaction_body(p) if isinstance(p, dict) else "payload=" + json.dumps(p) for p in MALFORMED_PAYLOADS
     ]
+    events = [
+        json.dumps({"type": "event_callback", "event": None, "event_id": _id("Ev")}),
+        json.dumps({"type": "event_callback", "event": [1], "event_id": _id("Ev")}),
+        json.dumps({"type": "event_callback", "event": {"type": ["message"]}, "event_id": _id("Ev")}),
+        json.dumps({"type": "url_verification", "challenge": {"x": 1}}),
+        "[" * 100000,
+        '{"type": "event_callback", "event": {"type": "message", "text": "\\ud800"}}',
+    ]
     with httpx.Client(timeout=10) as http:
         for body in bodies:
             response = http.post(security_bot.events_url, content=body, headers=signed_headers(body, content_type=FORM))
+            assert 200 <= response.status_code < 500, (body[:120], response.status_code)
+        for body in events:
+            response = http.post(security_bot.events_url, content=body, headers=signed_headers(body, content_type=JSON))
             assert 200 <= response.status_code < 500, (body[:120], response.status_code)
     time.sleep(0.5)
     log = _new_log(security_bot, start)

@@ -128,6 +128,7 @@ def test_redaction_leaves_ordinary_lines_alone() -> None:
         ({"type": "block_actions", "actions": []}, False),
         ({"type": "block_actions", "user": "U1", "actions": [{"action_id": "a"}]}, False),
         ({"type": "event_callback", "event": {"type": "message"}}, True),
+        ({"type": "event_callback", "event": None}, False),
         ({"command": "/fixcheck", "text": "help"}, True),
     ],
 )
