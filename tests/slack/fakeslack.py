@@ -63,7 +63,7 @@ class FakeFile:
     id: str
     name: str
     data: bytes
-    mode: str = "ok"  # ok | html | redirect | chunked (no Content-Length) | trickle | silent (see _slow)
+    mode: str = "ok"  # ok | html | redirect | chunked (no Content-Length) | trickle | silent (see _slow) | endless
 
     def obj(self, base: str, *, stub: bool = False) -> dict[str, Any]:
         if stub:  # what a Slack Connect message event carries
@@ -242,6 +242,18 @@ class FakeSlack:
             return
         if f.mode == "redirect":
             self._send(h, 302, b"", "text/plain", {"Location": "https://slack.com/signin"})
+            return
+        if f.mode == "endless":  # chunked, fast, never ending (bounded at 64 MiB or the client hanging up)
+            h.send_response(200)
+            h.send_header("Content-Type", "application/octet-stream")
+            h.send_header("Transfer-Encoding", "chunked")
+            h.end_headers()
+            chunk = b"%x\r\n%s\r\n" % (len(f.data), f.data)
+            try:
+                for _ in range((64 << 20) // max(1, len(f.data))):
+                    h.wfile.write(chunk)
+            except OSError:
+                pass
             return
         if f.mode in ("trickle", "silent"):
             self._slow(h, f)

@@ -52,6 +52,14 @@ def test_a_slow_download_is_cut_off_and_the_user_told(
     assert took < 12, f"the reply took {took:.1f} s"
 
 
+def test_an_endless_download_stops_at_the_size_cap(bot: Bot, fake_slack: FakeSlack) -> None:
+    started = time.monotonic()
+    reply = _upload_reply(bot, fake_slack, [("endless.pem", b"A" * 16384, "endless")], timeout=15)
+    text = reply.all_text()
+    assert "endless.pem is too large" in text and "FIXCHECK_MAX_FILE_BYTES" in text, text[:400]
+    assert time.monotonic() - started < 10
+
+
 def test_retry_after_is_capped_and_logged(fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
     assert any(isinstance(h, CappedRateLimitRetryHandler) and h.max_wait == MAX_RETRY_AFTER for h in retry_handlers())
     client = WebClient(token=BOT_TOKEN, base_url=fake_slack.api_url, timeout=5, retry_handlers=retry_handlers(0.5))
