@@ -25,7 +25,8 @@ from cryptography.hazmat.primitives.serialization import load_der_private_key
 TEXT_MARKERS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
     ("an OpenSSH private key", re.compile(rb"BEGIN OPENSSH PRIVATE KEY", re.IGNORECASE)),
     ("an encrypted private key", re.compile(rb"BEGIN ENCRYPTED PRIVATE KEY", re.IGNORECASE)),
-    ("a private key", re.compile(rb"BEGIN[ +]?(?:[A-Z0-9]+[ +]){0,3}PRIVATE[ +]KEY", re.IGNORECASE)),
+    # Any label: RSA, EC, DSA, ANY, SSH2 ENCRYPTED, X9.42 DH, PGP … (spaces also form- or URL-encoded).
+    ("a private key", re.compile(rb"BEGIN(?:[ +]|%20)[^\n\-]{0,40}?PRIVATE(?:[ +]|%20)KEY", re.IGNORECASE)),
     ("a PuTTY private key", re.compile(rb"PuTTY-User-Key-File-\d")),
     ("a PKCS#12 bundle", re.compile(rb"BEGIN PKCS12", re.IGNORECASE)),
 )
@@ -33,6 +34,7 @@ TEXT_MARKERS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
 KEY_FILE_NAMES = re.compile(
     r"(?:\.(?:p12|pfx|ppk|jks|keystore|bcfks|pk8|p8|key)|(?:^|/)id_(?:rsa|dsa|ecdsa|ed25519)(?:_sk)?)$", re.IGNORECASE
 )
+JAVA_KEYSTORE_MAGIC = (b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce")  # JKS, JCEKS
 _PFX_OID = bytes.fromhex("06092a864886f70d0107")  # pkcs7-data / pkcs7-signedData, inside a PFX's authSafe
 _B64_BLOB = re.compile(rb"(?:[A-Za-z0-9+/]{16,}(?:\r?\n|\\n)?){4,}={0,2}")
 MAX_BLOBS = 64  # base64 runs tried as DER keys per input: enough for any real paste, bounded for a flood
@@ -45,6 +47,8 @@ def scan(name: str, data: bytes) -> str | None:
             return what
     if _is_pkcs12(data):
         return "a PKCS#12 bundle"
+    if data.startswith(JAVA_KEYSTORE_MAGIC):
+        return "a Java keystore"
     if _der_key(data):
         return "a private key (DER)"
     for n, m in enumerate(_B64_BLOB.finditer(data)):

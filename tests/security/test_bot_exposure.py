@@ -126,4 +126,8 @@ def test_scanner_on_every_form(canaries: Canaries, key_files: dict[str, bytes]) 
     assert exposure.scan("x", b"pasted: " + base64.encodebytes(der)) is not None
     assert exposure.scan("x", canaries.ca.cert_pem * 70) is None
     assert exposure.scan("notes.txt", b"BEGIN+PRIVATE+KEY") is not None  # URL-encoded armour
+    for label in (b"DSA PRIVATE KEY", b"X9.42 DH PRIVATE KEY", b"PGP PRIVATE KEY BLOCK", b"SSH2 ENCRYPTED PRIVATE KEY"):
+        assert exposure.scan("notes.txt", b"-----BEGIN " + label + b"-----\nAAAA") is not None, label
+    assert exposure.scan("notes.txt", b"text=-----BEGIN%20EC%20PRIVATE%20KEY-----%0A") is not None
+    assert exposure.scan("store.bin", b"\xfe\xed\xfe\xed\x00\x00\x00\x02") is not None  # a JKS keystore
     assert exposure.scan("notes.txt", b"just text") is None
