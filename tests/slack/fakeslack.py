@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from tests.slack import hostile
+
 BOT_TOKEN = "xoxb-1111-2222-faketokenfortests"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_USER_ID = "UFIXBOT"
@@ -63,7 +65,7 @@ class FakeFile:
     id: str
     name: str
     data: bytes
-    mode: str = "ok"  # ok | html | redirect | chunked (no Content-Length) | trickle | silent (see _slow) | endless
+    mode: str = "ok"  # ok | html | redirect | chunked (no Content-Length) | trickle | silent | endless (see hostile.py)
 
     def obj(self, base: str, *, stub: bool = False) -> dict[str, Any]:
         if stub:  # what a Slack Connect message event carries
@@ -95,7 +97,7 @@ class FakeSlack:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            timeout = 60  # no request holds a handler thread longer (the slow download modes)
+            timeout = hostile.MAX_SILENCE  # no request holds a handler thread longer (the slow download modes)
 
             def log_message(self, *_: Any) -> None:  # quiet
                 pass
@@ -243,20 +245,8 @@ class FakeSlack:
         if f.mode == "redirect":
             self._send(h, 302, b"", "text/plain", {"Location": "https://slack.com/signin"})
             return
-        if f.mode == "endless":  # chunked, fast, never ending (bounded at 64 MiB or the client hanging up)
-            h.send_response(200)
-            h.send_header("Content-Type", "application/octet-stream")
-            h.send_header("Transfer-Encoding", "chunked")
-            h.end_headers()
-            chunk = b"%x\r\n%s\r\n" % (len(f.data), f.data)
-            try:
-                for _ in range((64 << 20) // max(1, len(f.data))):
-                    h.wfile.write(chunk)
-            except OSError:
-                pass
-            return
-        if f.mode in ("trickle", "silent"):
-            self._slow(h, f)
+        if f.mode in hostile.MODES:
+            hostile.serve(h, f.mode, f.data)
             return
         if f.mode == "chunked":
             h.send_response(200)
@@ -272,29 +262,6 @@ class FakeSlack:
                 pass
             return
         self._send(h, 200, f.data, "application/octet-stream")
-
-    @staticmethod
-    def _slow(h: BaseHTTPRequestHandler, f: FakeFile) -> None:
-        """A file server that holds the download: `trickle` sends 1 byte every 2 s, `silent` nothing after the headers.
-
-        Bounded either way: at most len(data) bytes (trickle) or 60 s (silent), and it stops
-        as soon as the client hangs up.
-        """
-        h.send_response(200)
-        h.send_header("Content-Type", "application/octet-stream")
-        h.send_header("Content-Length", str(len(f.data)))
-        h.end_headers()
-        try:
-            h.wfile.flush()
-            if f.mode == "silent":
-                h.rfile.read(1)  # returns when the client closes (or the 60 s socket timeout below)
-                return
-            for i in range(len(f.data)):
-                time.sleep(2.0)
-                h.wfile.write(f.data[i : i + 1])
-                h.wfile.flush()
-        except OSError:
-            pass
 
     @staticmethod
     def _json(h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
