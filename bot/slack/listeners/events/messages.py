@@ -47,12 +47,7 @@ def handle_message(event: dict[str, Any], context: Any, client: WebClient) -> No
     files = files_to_fetch(shared)[:MAX_FILES_PER_MESSAGE]
     pasted = pasted_pem(text)
     outside = strip_pem(text)
-    # Key material the diagnosis will not read (a key with no END line, a key file that is not
-    # downloaded) still gets the warning: the scan looks at every byte and every file name.
-    unread = [str(f.get("name") or f.get("title") or "") for f in shared if not any(f is g for g in files)]
-    exposed = exposure.scan("your message", outside.encode("utf-8", "replace")) is not None or bool(
-        exposure.key_file_names(unread)
-    )
+    unread, exposed = _exposure(shared, files, outside)
     clean = plain_text(outside)
     target = endpoints.find_endpoint(clean)
     logon, logon_problem = find_logon(clean)  # `HOST:PORT logon SENDER:TARGET`
@@ -78,18 +73,17 @@ def handle_message(event: dict[str, Any], context: Any, client: WebClient) -> No
         "yes" if target else "no",
         is_dm,
     )
-    submit(
-        services,
-        Job(
-            user=user,
-            reply=reply,
-            files=files,
-            pasted=pasted,
-            target=target,
-            notices=notices,
-            logon=logon,
-            shared_text=outside,
-            unread_files=unread,
-        ),
-        client=client,
-    )
+    job = Job(user=user, reply=reply, files=files, pasted=pasted, target=target, notices=notices, logon=logon)
+    job.shared_text, job.unread_files = outside, unread
+    submit(services, job, client=client)
+
+
+def _exposure(shared: list[dict[str, Any]], fetched: list[Any], outside: str) -> tuple[list[str], bool]:
+    """Names of the files not downloaded, and whether anything shared outside the diagnosis holds a key.
+
+    Key material the diagnosis will not read (a key with no END line, a key file that is
+    not downloaded) still gets the warning: the scan looks at every byte and every file name.
+    """
+    unread = [str(f.get("name") or f.get("title") or "") for f in shared if not any(f is g for g in fetched)]
+    in_text = exposure.scan("your message", outside.encode("utf-8", "replace")) is not None
+    return unread, in_text or bool(exposure.key_file_names(unread))
