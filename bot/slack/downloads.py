@@ -162,7 +162,8 @@ class Downloader:
         return (
             f"{name}: the download from Slack was too slow ({so_far}; each file must arrive within "
             f"{self._deadline:g} s at {self._min_rate:g} bytes/s or more), so it was stopped and not checked. "
-            "Upload the file again; if this keeps happening, the bot's network to files.slack.com is the problem."
+            "Upload the file again; if this keeps happening, the bot's network to files.slack.com is the problem "
+            "(its operator can measure it with `curl -sS -o /dev/null -w '%{speed_download}\\n' https://files.slack.com/`)."
         )
 
     def _too_big(self, name: str, size: int | None) -> str:

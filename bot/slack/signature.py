@@ -80,9 +80,9 @@ def problem(verifier: SignatureVerifier | None, headers: Mapping[str, str], body
     except UnicodeDecodeError:
         return "the body is not UTF-8"
     if abs(verifier.clock.now() - int(timestamp)) > WINDOW:
-        return "the timestamp is more than 5 minutes away (clock skew or a replay)"
+        return "the timestamp is more than 5 minutes away (a replay, or this host's clock is off: check `date -u`)"
     if not verifier.is_valid(text, timestamp, sig):
-        return "the signature does not match (wrong or rotated SLACK_SIGNING_SECRET?)"
+        return "the signature does not match (SLACK_SIGNING_SECRET wrong or rotated? compare it with the app's Basic Information page)"
     return None
 
 
