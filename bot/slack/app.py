@@ -16,7 +16,7 @@ from typing import Any
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
-from bot.slack import render, signature
+from bot.slack import logs, render, signature
 from bot.slack.listeners import register_listeners
 from bot.slack.services import CONTEXT_KEY, Services, new_error_id, refuse_redirects, retry_handlers
 from bot.slack.settings import Settings
@@ -52,6 +52,7 @@ def create_app(settings: Settings, *, services: Services | None = None, token_ve
         # before responding costs microseconds and spares Bolt's wait-for-ack polling.
         process_before_response=True,
     )
+    logs.protect_bolt_loggers()
     if not settings.socket_mode:
         signature.protect(app, settings.signing_secret or "")
     app.use(_inject(services))

@@ -83,6 +83,20 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+# Bolt's loggers whose records can carry a request body: the failed-signature line and the
+# "unhandled request" warning. Filtered on the logger itself, so the records are clean
+# whatever handler receives them (pytest's caplog, another formatter, an embedding app).
+BOLT_BODY_LOGGERS = ("slack_bolt.App", "slack_bolt.RequestVerification")
+
+
+def protect_bolt_loggers() -> None:
+    """Put `RedactingFilter` on Bolt's body-carrying loggers (once)."""
+    for name in BOLT_BODY_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
+
+
 class RedactingFormatter(logging.Formatter):
     """Belt and braces: the formatted line is redacted again (a formatter may add fields)."""
 

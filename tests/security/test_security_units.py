@@ -13,6 +13,7 @@ import pytest
 
 from bot.slack import endpoints, logs, shapes
 from tests.leakguard import Canaries, LeakGuard
+from tests.slack.fakeslack import FakeSlack
 
 T = endpoints.Target
 
@@ -160,3 +161,41 @@ def test_engine_connects_to_the_given_addresses_without_resolving() -> None:
     assert lookups == ["fix.rebind.test"], "only the run without addresses looked the name up"
     assert f"127.0.0.1:{port}" in json.dumps(tcp) and tcp["status"] != "fail", tcp
     assert unpinned.to_dict()["steps"][2]["status"] == "fail"  # the test resolver's NXDOMAIN
+
+
+def test_bolt_never_logs_a_body_in_process(
+    canaries: Canaries, guard: LeakGuard, caplog: pytest.LogCaptureFixture, security_slack: FakeSlack
+) -> None:
+    """Even under a handler the bot did not configure (caplog at DEBUG), Bolt's failed-signature
+    and unhandled-request records carry no body: the filter sits on Bolt's own loggers."""
+    from slack_bolt import BoltRequest
+
+    from bot.slack.app import create_app
+    from bot.slack.settings import Settings
+    from tests.slack.fakeslack import BOT_TOKEN, SIGNING_SECRET, command_body, interaction_body, signed_headers
+
+    settings = Settings.from_env(
+        {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": security_slack.api_url,
+        }
+    )
+    app = create_app(settings, token_verification=False)
+    pem = canaries.ec.key_pem.decode()
+    bodies = [
+        (command_body(pem, user="U1", response_url="http://127.0.0.1:9/r"), 0),  # stale: Bolt logs the body
+        (interaction_body({"type": "shortcut", "callback_id": pem, "user": {"id": "U1"}}), None),  # unhandled
+    ]
+    with (
+        caplog.at_level(logging.DEBUG),
+        caplog.at_level(logging.DEBUG, logger="slack_bolt.RequestVerification"),
+        caplog.at_level(logging.DEBUG, logger="slack_bolt.App"),
+    ):
+        for body, stale in bodies:
+            ts = None if stale is None else 1_000_000
+            headers = signed_headers(body, content_type="application/x-www-form-urlencoded", timestamp=ts)
+            app.dispatch(BoltRequest(body=body, headers={k.lower(): [v] for k, v in headers.items()}))
+    assert "Invalid request signature" in caplog.text and "Unhandled request" in caplog.text
+    guard.check("caplog at DEBUG", caplog.text)
+    guard.check("caplog records", "\n".join(str(r.msg) for r in caplog.records))
