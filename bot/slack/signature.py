@@ -15,8 +15,9 @@ import logging
 import re
 import weakref
 from collections.abc import Mapping
+from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest
 from slack_sdk.signature import SignatureVerifier
 from starlette.responses import JSONResponse, Response
 
@@ -65,7 +66,7 @@ def protect(app: App, signing_secret: str) -> None:
         _verifiers[app] = SignatureVerifier(signing_secret)
 
 
-def problem(verifier: SignatureVerifier | None, headers: Mapping[str, str], body: bytes) -> str | None:
+def problem(verifier: SignatureVerifier | None, headers: Mapping[str, Any], body: bytes) -> str | None:
     """Why the request is not Slack's (for the log: never the body), or None when it is."""
     if verifier is None:
         return "no signing secret is configured"
@@ -104,9 +105,22 @@ def refusal(app: App, headers: Mapping[str, str], body: bytes) -> Response | Non
     return None
 
 
-def _all(headers: Mapping[str, str], name: str) -> list[str]:
+def verified_by_bolt_request(app: App, request: BoltRequest) -> bool:
+    """Did Slack sign this request (as Bolt holds it: lower-case headers, lists of values)?
+
+    For the error handler, which must not act on an unverified body when a request reaches
+    Bolt some other way than through the HTTP front end's check.
+    """
+    body = request.raw_body.encode("utf-8", "surrogateescape") if request.raw_body else b""
+    return problem(_verifiers.get(app), request.headers, body) is None
+
+
+def _all(headers: Mapping[str, Any], name: str) -> list[str]:
+    """Every value of header `name` (Starlette's multi-dict, or Bolt's dict of lists)."""
     getlist = getattr(headers, "getlist", None)
     if callable(getlist):
         return [str(v) for v in getlist(name)]
     value = headers.get(name)
-    return [] if value is None else [value]
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]

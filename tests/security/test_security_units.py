@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import socket
+import time
 import urllib.parse
 
 import pytest
@@ -199,3 +200,30 @@ def test_bolt_never_logs_a_body_in_process(
     assert "Invalid request signature" in caplog.text and "Unhandled request" in caplog.text
     guard.check("caplog at DEBUG", caplog.text)
     guard.check("caplog records", "\n".join(str(r.msg) for r in caplog.records))
+
+
+def test_error_handler_ignores_unverified_requests_even_inside_bolt(security_slack: FakeSlack) -> None:
+    """The issue's request, given to Bolt directly (past the HTTP front end's check): Bolt's own
+    verification raises on `now`, and the error handler must not post to C123 or the response_url."""
+    from slack_bolt import BoltRequest
+
+    from bot.slack.app import create_app
+    from bot.slack.settings import Settings
+    from tests.slack.fakeslack import BOT_TOKEN, SIGNING_SECRET
+
+    env = {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": security_slack.api_url,
+    }
+    app = create_app(Settings.from_env(env), token_verification=False)
+    channel, key = "CUNVERIFIED", "unverified-error-handler"
+    response_url = urllib.parse.quote(security_slack.response_url(key), safe="")
+    forged = {"x-slack-request-timestamp": ["now"], "x-slack-signature": ["v0=00"]}
+    for body in (
+        json.dumps({"type": "event_callback", "event": {"channel": channel, "ts": "1.1"}}),
+        f"command=%2Ffixcheck&text=help&response_url={response_url}",
+    ):
+        app.dispatch(BoltRequest(body=body, headers=forged))
+    time.sleep(0.5)
+    assert security_slack.find(lambda c: c.params.get("channel") == channel or c.path.endswith(key)) == []
