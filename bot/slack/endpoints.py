@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.engine import net
 from bot.engine.context import Endpoint
 from bot.engine.net import tcp
 
@@ -167,7 +168,8 @@ def resolve_check(
     addresses only (never resolving again, which let a second DNS answer point elsewhere).
     An empty result: the name does not resolve; the engine then reports the DNS failure (step 3).
     """
-    addresses = _addresses(target, resolver or socket.getaddrinfo, timeout)
+    # The engine's resolver (None: socket.getaddrinfo), so that one hook serves both lookups' tests.
+    addresses = _addresses(target, resolver or net.resolver() or socket.getaddrinfo, timeout)
     if any(p.exact and p.matches(target) for p in _parsed(patterns)):
         return addresses
     for address in addresses:

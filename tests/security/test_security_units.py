@@ -227,3 +227,52 @@ def test_error_handler_ignores_unverified_requests_even_inside_bolt(security_sla
         app.dispatch(BoltRequest(body=body, headers=forged))
     time.sleep(0.5)
     assert security_slack.find(lambda c: c.params.get("channel") == channel or c.path.endswith(key)) == []
+
+
+def test_one_lookup_through_the_engines_resolver_hook(
+    security_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`net.set_resolver` is the one DNS hook for both the bot's check and the probe: the name is
+    looked up once and the probe connects to that answer (127.0.0.2), not a second one (127.0.0.3)."""
+    from bot.engine import net
+    from bot.slack import work
+    from bot.slack.render import Message
+    from bot.slack.services import Services
+    from bot.slack.settings import Settings
+    from tests.slack.fakeslack import BOT_TOKEN, SIGNING_SECRET
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.2", 0))
+        server.listen(4)
+        port = server.getsockname()[1]
+        answers = iter(["127.0.0.2", "127.0.0.3"])
+        lookups: list[str] = []
+
+        def resolver(host: str, p: int, *_: object) -> list[tuple[object, ...]]:
+            lookups.append(host)
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), p))]
+
+        elsewhere: list[str] = []
+
+        def no_dns(host: str, *_: object, **__: object) -> list[tuple[object, ...]]:
+            elsewhere.append(str(host))  # a lookup past the hook (and never a real DNS query)
+            raise socket.gaierror(socket.EAI_NONAME, "test: no DNS")
+
+        monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+
+        env = {
+            "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": security_slack.api_url,
+            "FIXCHECK_ALLOWED_ENDPOINTS": f"fix.rebind.test:{port}", "FIXCHECK_PROBE_TIMEOUT": "2",
+        }  # fmt: skip
+        services = Services.create(Settings.from_env(env))
+        replies: list[Message] = []
+        net.set_resolver(resolver)
+        try:
+            job = work.Job(user="U1", reply=replies.append, target=endpoints.Target("fix.rebind.test", port))
+            work.run_job(services, job, None)
+        finally:
+            net.set_resolver(None)
+            services.close()
+    assert lookups == ["fix.rebind.test"] and elsewhere == []
+    text = json.dumps(replies[0].blocks)
+    assert f"127.0.0.2:{port}" in text and "127.0.0.3" not in text

@@ -20,7 +20,16 @@ from bot.engine.fix import FixSession
 from bot.engine.net.tcp import Resolver, TcpResult, connect
 from bot.engine.net.tls import ClientCredentials, TlsResult, handshake
 
-__all__ = ["ClientCredentials", "Probe", "TcpResult", "TlsResult", "credentials", "probe", "set_resolver"]
+__all__ = [
+    "ClientCredentials",
+    "Probe",
+    "TcpResult",
+    "TlsResult",
+    "credentials",
+    "probe",
+    "resolver",
+    "set_resolver",
+]
 
 
 @dataclass
@@ -44,6 +53,12 @@ def set_resolver(resolver: Resolver) -> None:
     """Replace `socket.getaddrinfo` (tests); None restores it."""
     global _resolver
     _resolver = resolver
+
+
+def resolver() -> Resolver:
+    """The resolver probes use (None: `socket.getaddrinfo`), for front ends that resolve a name
+    once themselves (the Slack bot's allow-list) and then pass the addresses to `diagnose`."""
+    return _resolver
 
 
 def credentials(ctx: Context) -> ClientCredentials | None:
