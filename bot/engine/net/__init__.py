@@ -20,16 +20,7 @@ from bot.engine.fix import FixSession
 from bot.engine.net.tcp import Resolver, TcpResult, connect
 from bot.engine.net.tls import ClientCredentials, TlsResult, handshake
 
-__all__ = [
-    "ClientCredentials",
-    "Probe",
-    "TcpResult",
-    "TlsResult",
-    "credentials",
-    "probe",
-    "resolver",
-    "set_resolver",
-]
+__all__ = ["ClientCredentials", "Probe", "TcpResult", "TlsResult", "credentials", "probe", "resolver", "set_resolver"]
 
 
 @dataclass
