@@ -156,6 +156,9 @@ def test_canary_keys_in_every_encoding_never_reach_the_log(
                 response = http.post(security_bot.events_url, content=body, headers=_headers(body, ctype, how))
                 assert response.status_code < 500
                 answers.append(response.text)
+            # In the URL too, which uvicorn's access log writes out.
+            query = security_bot.events_url + "?text=" + urllib.parse.quote(canary.key_pem.decode(), safe="")
+            answers.append(http.post(query, content="{}", headers=_headers("{}", JSON, how)).text)
     time.sleep(1.5)  # let queued work (signed requests) log what it logs
     log = _new_log(security_bot, start)
     assert log.strip(), "the bot logged nothing at DEBUG"
