@@ -59,6 +59,10 @@ class Context:
     onboarding: Onboarding
     endpoint: Endpoint | None = None
     endpoint_error: str | None = None
+    # The endpoint's addresses as the front end resolved and vetted them (the Slack bot's
+    # allow-list): the probe connects to exactly these and never resolves the name again,
+    # so a second DNS answer cannot point it elsewhere. None: the probe resolves the name.
+    addresses: tuple[str, ...] | None = None
     stunnel: InputFile | None = None
     # Paths named in the stunnel configuration that the front end tried and failed to
     # read (path -> reason); None when it could not look (the Slack bot).

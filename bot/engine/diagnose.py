@@ -27,6 +27,7 @@ def diagnose(
     logon: FixLogon | None = None,
     tunnel_run: TunnelRun | None = None,
     file_modes: Mapping[str, int] | None = None,
+    addresses: Sequence[str] | None = None,
 ) -> Report:
     """Diagnose an mTLS onboarding from its files, as the guide's eight steps do.
 
@@ -44,9 +45,14 @@ def diagnose(
     `file_modes` maps names in `files` to the `st_mode` the front end saw when it read them
     (step 5 warns about a private key other users can read); the engine never looks at
     the filesystem itself.
+    `addresses`: the IP addresses `endpoint` resolved to when the front end checked it;
+    steps 3 and 4 then connect to exactly these (no second DNS lookup), while SNI and the
+    certificate-name check still use the endpoint's name.
     """
     with diagnosis_cache():
-        return _diagnose(files, endpoint, stunnel, timeout, now, stunnel_unreadable, logon, tunnel_run, file_modes)
+        return _diagnose(
+            files, endpoint, stunnel, timeout, now, stunnel_unreadable, logon, tunnel_run, file_modes, addresses
+        )
 
 
 def _diagnose(
@@ -59,6 +65,7 @@ def _diagnose(
     logon: FixLogon | None = None,
     tunnel_run: TunnelRun | None = None,
     file_modes: Mapping[str, int] | None = None,
+    addresses: Sequence[str] | None = None,
 ) -> Report:
     inputs, unread = _read_all(files, file_modes or {})
     context = Context(
@@ -68,6 +75,7 @@ def _diagnose(
         unread_files=unread,
         logon=logon,
         tunnel_run=tunnel_run,
+        addresses=None if addresses is None else tuple(str(a) for a in addresses),
     )
     if stunnel is not None:
         context.stunnel = read_file(_clean_name(stunnel[0]), bytes(stunnel[1]))

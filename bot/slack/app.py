@@ -16,9 +16,9 @@ from typing import Any
 from slack_bolt import App, BoltRequest, BoltResponse
 from slack_sdk import WebClient
 
-from bot.slack import render
+from bot.slack import logs, render, signature
 from bot.slack.listeners import register_listeners
-from bot.slack.services import CONTEXT_KEY, Services, new_error_id, retry_handlers
+from bot.slack.services import CONTEXT_KEY, Services, new_error_id, refuse_redirects, retry_handlers
 from bot.slack.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ def create_app(settings: Settings, *, services: Services | None = None, token_ve
     once, so a wrong token fails at start-up rather than at the first message.
     """
     services = services or Services.create(settings)
+    refuse_redirects()
     app = App(
         name="fixcheck",
         client=create_web_client(settings),
@@ -51,9 +52,14 @@ def create_app(settings: Settings, *, services: Services | None = None, token_ve
         # before responding costs microseconds and spares Bolt's wait-for-ack polling.
         process_before_response=True,
     )
+    logs.protect_bolt_loggers()
+    if not settings.socket_mode:
+        signature.protect(app, settings.signing_secret or "")
     app.use(_inject(services))
     app.use(_dedupe(services))
-    app.error(_on_error(services))
+    app.error(
+        _on_error(services, lambda request: settings.socket_mode or signature.verified_by_bolt_request(app, request))
+    )
     register_listeners(app)
     return app
 
@@ -80,10 +86,19 @@ def _dedupe(services: Services) -> Callable[..., Any]:
     return dedupe_events
 
 
-def _on_error(services: Services) -> Callable[..., Any]:
-    def on_error(error: Exception, body: dict[str, Any], client: WebClient) -> None:
-        """A listener failed: log it with an id (no payloads) and tell the user briefly."""
+def _on_error(services: Services, verified: Callable[[BoltRequest], bool]) -> Callable[..., Any]:
+    def on_error(error: Exception, body: dict[str, Any], request: BoltRequest, client: WebClient) -> None:
+        """A listener failed: log it with an id (no payloads) and tell the user briefly.
+
+        Never for a request Slack did not sign: its body (channel, response_url) is the
+        sender's, not Slack's, so nothing in it is acted on.
+        """
         error_id = new_error_id()
+        if not verified(request):
+            log.warning(
+                "error on an unverified request error_id=%s: %s (nothing posted)", error_id, type(error).__name__
+            )
+            return
         log.error("listener failed error_id=%s: %s", error_id, type(error).__name__, exc_info=error)
         message = render.render_text(
             f":warning: Something went wrong on fixcheck's side (error id `{error_id}`). Please try again; "

@@ -1,13 +1,16 @@
 """Download files shared in Slack, carefully.
 
 Only from `files.slack.com` (https) or the host of SLACK_API_URL, with the bot token,
-never following redirects, and with the size cap enforced while streaming. The bytes
-stay in memory: nothing is written to disk, logged or echoed.
+never following redirects, and with the size cap enforced while streaming. Each
+download also has an overall deadline and a minimum rate (httpx's timeout is per read,
+so a server sending one byte every 2 s held a worker indefinitely). The bytes stay in
+memory: nothing is written to disk, logged or echoed.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,11 +23,20 @@ log = logging.getLogger(__name__)
 
 SLACK_FILES_HOST = "files.slack.com"
 
-# Files worth reading: PEM/DER material and text (a stunnel configuration, a log).
+# Files worth reading: PEM/DER material and text (a stunnel configuration, a log), and key
+# containers (PKCS#12, PuTTY, Java keystores), read only to warn that the key is exposed.
 RELEVANT_EXTENSIONS = (
     ".pem", ".crt", ".cer", ".cert", ".key", ".csr", ".req", ".der", ".p7b", ".ca", ".conf", ".cfg", ".txt", ".log",
+    ".p12", ".pfx", ".ppk", ".jks", ".keystore", ".p8", ".pk8",
 )  # fmt: skip
 RELEVANT_FILETYPES = ("text", "pem", "crt", "key", "csr", "cer", "der", "binary", "config", "log")
+
+
+# A shared certificate file is a few KiB: from Slack it arrives in well under a second.
+DEADLINE = 20.0  # seconds for one whole download
+MIN_RATE = 1024  # bytes per second on average, checked once GRACE seconds have passed
+GRACE = 3.0
+READ_TIMEOUT = 5.0  # the longest silence between two chunks (also bounds how late a check can run)
 
 
 class DownloadError(Exception):
@@ -58,12 +70,22 @@ def is_relevant(file: Mapping[str, Any]) -> bool:
 class Downloader:
     """Fetches `url_private_download` URLs under the rules above (thread-safe)."""
 
-    def __init__(self, settings: Settings, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        timeout: float = 10.0,
+        deadline: float = DEADLINE,
+        min_rate: float = MIN_RATE,
+        grace: float = GRACE,
+    ) -> None:
         self._token = settings.bot_token
         self._max = settings.max_file_bytes
         self._api_host = settings.api_host
         self._api_scheme = settings.api_scheme
-        self._client = httpx.Client(follow_redirects=False, timeout=timeout, trust_env=False)
+        self._deadline, self._min_rate, self._grace = deadline, min_rate, grace
+        read = min(timeout, READ_TIMEOUT, deadline)
+        self._client = httpx.Client(follow_redirects=False, timeout=httpx.Timeout(timeout, read=read), trust_env=False)
 
     def close(self) -> None:
         self._client.close()
@@ -93,6 +115,7 @@ class Downloader:
             raise DownloadError(f"{name}: Slack gave no download link for this file")
         target = self.check_url(url)
         headers = {"Authorization": f"Bearer {self._token}"}
+        started = time.monotonic()
         try:
             with self._client.stream("GET", target, headers=headers) as response:
                 if response.is_redirect:
@@ -107,15 +130,9 @@ class Downloader:
                 declared = response.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self._max:
                     raise DownloadError(self._too_big(name, int(declared)))
-                chunks: list[bytes] = []
-                total = 0
-                for chunk in response.iter_bytes():
-                    total += len(chunk)
-                    if total > self._max:
-                        raise DownloadError(self._too_big(name, None))
-                    chunks.append(chunk)
+                chunks = self._read(name, response, started)
         except httpx.TimeoutException:
-            raise DownloadError(f"{name}: the download from Slack timed out") from None
+            raise DownloadError(self._too_slow(name, None, time.monotonic() - started)) from None
         except httpx.HTTPError as exc:
             raise DownloadError(f"{name}: the download from Slack failed ({type(exc).__name__})") from None
         data = b"".join(chunks)
@@ -124,6 +141,30 @@ class Downloader:
             raise DownloadError(self._no_scope(name))
         log.info("downloaded file id=%s bytes=%d", file.get("id"), len(data))
         return Downloaded(name, data)
+
+    def _read(self, name: str, response: httpx.Response, started: float) -> list[bytes]:
+        """The body, within the size cap, the deadline and the minimum rate."""
+        chunks: list[bytes] = []
+        total = 0
+        for chunk in response.iter_bytes():
+            total += len(chunk)
+            if total > self._max:
+                raise DownloadError(self._too_big(name, None))
+            chunks.append(chunk)
+            elapsed = time.monotonic() - started
+            slow = elapsed > self._grace and total < self._min_rate * elapsed
+            if elapsed > self._deadline or slow:
+                raise DownloadError(self._too_slow(name, total, elapsed))
+        return chunks
+
+    def _too_slow(self, name: str, got: int | None, elapsed: float) -> str:
+        so_far = f"{got} bytes in {elapsed:.0f} s" if got is not None else f"nothing for {elapsed:.0f} s"
+        return (
+            f"{name}: the download from Slack was too slow ({so_far}; each file must arrive within "
+            f"{self._deadline:g} s at {self._min_rate:g} bytes/s or more), so it was stopped and not checked. "
+            "Upload the file again; if this keeps happening, the bot's network to files.slack.com is the problem "
+            "(its operator can measure it with `curl -sS -o /dev/null -w '%{speed_download}\\n' https://files.slack.com/`)."
+        )
 
     def _too_big(self, name: str, size: int | None) -> str:
         got = f" ({size} bytes)" if size else ""

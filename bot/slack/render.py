@@ -105,14 +105,20 @@ def code(text: str) -> str:
     return "```" + escape(text).replace("```", "`\u200b``") + "```"
 
 
-def key_warning(report: Report) -> str | None:
-    """The warning that opens a reply whenever a private key arrived through Slack."""
+def key_warning(report: Report, exposed: Sequence[str] = ()) -> str | None:
+    """The warning that opens a reply whenever a private key arrived through Slack.
+
+    `exposed`: names of shared inputs in which the Slack layer's own byte scan
+    (`bot.slack.exposure`) found key material, whether or not the engine read them.
+    """
     keyed = [i for i in report.inputs if "private-key" in i.kinds or "encrypted-private-key" in i.kinds]
-    if not keyed:
+    named = {i.name for i in keyed}
+    unread = [n for n in dict.fromkeys(exposed) if n not in named]  # seen by the scan only
+    if not keyed and not unread:
         return None
     host = [i.name for i in keyed if i.role in HOST_KEY_ROLES]
     ca = [i.name for i in keyed if i.role in CA_KEY_ROLES]
-    other = [i.name for i in keyed if i.role not in HOST_KEY_ROLES + CA_KEY_ROLES]
+    other = [i.name for i in keyed if i.role not in HOST_KEY_ROLES + CA_KEY_ROLES] + unread
     lines = [":rotating_light: *A private key was shared in Slack. Treat it as compromised.*"]
     if host:
         lines.append(
@@ -146,9 +152,11 @@ def key_warning(report: Report) -> str | None:
     return _fit(text)
 
 
-def render_report(report: Report, *, notices: Sequence[str] = (), title: str = "fixcheck") -> Message:
-    """The whole reply for one diagnosis."""
-    warning = key_warning(report)
+def render_report(
+    report: Report, *, notices: Sequence[str] = (), title: str = "fixcheck", exposed: Sequence[str] = ()
+) -> Message:
+    """The whole reply for one diagnosis (`exposed`: see `key_warning`)."""
+    warning = key_warning(report, exposed)
     head: list[Block] = []
     if warning:
         head.append(SectionBlock(block_id="key_warning", text=MarkdownTextObject(text=warning)))

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.slack import logs
+from bot.slack import logs, shapes, signature
 from bot.slack.app import create_app
 from bot.slack.services import Services
 from bot.slack.settings import ConfigError, Settings
@@ -51,6 +51,8 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
         body = await read_capped(req, MAX_BODY_BYTES)
         if body is None:
             return Response(status_code=413, content="payload too large")
+        if (refused := signature.refusal(self.app, req.headers, body)) is not None:
+            return refused  # unsigned: never parsed, dispatched or logged
         try:
             bolt_request = to_bolt_request(req, body, addition_context_properties)
         except (ValueError, TypeError, AttributeError, KeyError, RecursionError):
@@ -87,6 +89,8 @@ def well_formed(body: object) -> bool:
     if not isinstance(body, dict) or not isinstance(body.get("type", ""), str | None):
         return False
     event = body.get("event")
+    if shapes.problem(body) is not None:  # interactivity payloads Bolt would index blindly
+        return False
     return event is None or (isinstance(event, dict) and isinstance(event.get("type", ""), str | None))
 
 

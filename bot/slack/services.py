@@ -7,14 +7,20 @@ that each listener package keeps the plain `register(app)` shape of Bolt samples
 from __future__ import annotations
 
 import logging
+import random
+import time
+import urllib.request
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
 from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
 from bot.engine import Report, diagnose
@@ -30,9 +36,54 @@ RESPONSE_URL_HOSTS = ("hooks.slack.com",)
 DiagnoseFn = Callable[..., Report]
 
 
-def retry_handlers() -> list[RetryHandler]:
-    """Slack's rate limits (429 + Retry-After) and transient server errors are retried."""
-    return [RateLimitErrorRetryHandler(max_retry_count=3), ServerErrorRetryHandler(max_retry_count=2)]
+MAX_RETRY_AFTER = 30.0  # seconds: a worker never sleeps longer than this on one 429
+
+
+def retry_handlers(max_wait: float = MAX_RETRY_AFTER) -> list[RetryHandler]:
+    """Slack's rate limits (429 + Retry-After, capped) and transient server errors are retried."""
+    return [
+        CappedRateLimitRetryHandler(max_retry_count=3, max_wait=max_wait),
+        ServerErrorRetryHandler(max_retry_count=2),
+    ]
+
+
+class CappedRateLimitRetryHandler(RateLimitErrorRetryHandler):
+    """slack_sdk's 429 handler, but `Retry-After` is capped (and an unreadable one means 1 s).
+
+    Obeyed without a bound, one `Retry-After: 86400` (or a hostile response_url host) held
+    a worker for a day; a non-numeric value raised ValueError inside the SDK.
+    """
+
+    def __init__(self, max_retry_count: int = 3, max_wait: float = MAX_RETRY_AFTER) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self.max_wait = max_wait
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is None:
+            raise error or RuntimeError("no response to retry")
+        asked = _retry_after(response.headers)
+        wait = min(asked + random.random(), self.max_wait)
+        if asked > self.max_wait:
+            log.warning("Slack asked to retry after %d s (Retry-After); capped at %g s", asked, self.max_wait)
+        state.next_attempt_requested = True
+        time.sleep(wait)
+        state.increment_current_attempt()
+
+
+def _retry_after(headers: Mapping[str, Any]) -> int:
+    """Retry-After in seconds; 1 when it is missing or not a number of seconds."""
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            text = str(value[0] if isinstance(value, list) and value else value).strip()
+            return int(text) if text.isdigit() and len(text) <= 9 else 1
+    return 1
 
 
 @dataclass
@@ -80,6 +131,21 @@ class Services:
         if parts.scheme == "https" and (parts.hostname or "").lower() in RESPONSE_URL_HOSTS:
             return True
         return parts.netloc.lower() == self.settings.api_host and parts.scheme == self.settings.api_scheme
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *_: Any, **__: Any) -> None:
+        return None  # urllib then raises HTTPError: the SDK sees the 3xx as the answer
+
+
+def refuse_redirects() -> None:
+    """Make slack_sdk's clients (plain urllib) stop at a redirect instead of following it.
+
+    Followed, a 3xx from a response_url or SLACK_API_URL sent the bot's request (with its
+    Authorization header) to any address the Location named, internal ones included.
+    Process-wide on purpose: the SDK builds its requests with urllib's installed opener.
+    """
+    urllib.request.install_opener(urllib.request.build_opener(_NoRedirects()))
 
 
 def services_of(context: Any) -> Services:

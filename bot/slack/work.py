@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from typing import Any
+from urllib.error import URLError
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.engine import FixLogon
-from bot.slack import endpoints, render
+from bot.engine import FixLogon, Report
+from bot.slack import endpoints, exposure, render
 from bot.slack.downloads import DownloadError, is_relevant
 from bot.slack.render import Message
 from bot.slack.services import Services, new_error_id
@@ -24,6 +26,8 @@ from bot.slack.services import Services, new_error_id
 log = logging.getLogger(__name__)
 
 Reply = Callable[[Message], None]
+# Failures of Slack's API or of the network to it: expected in operation, logged without a traceback.
+SLACK_FAILURES = (SlackClientError, URLError, HTTPException, ConnectionError, TimeoutError)
 
 
 @dataclass
@@ -39,6 +43,10 @@ class Job:
     notices: list[str] = field(default_factory=list)
     title: str = "fixcheck"
     logon: FixLogon | None = None  # `HOST:PORT logon SENDER:TARGET`: a FIX Logon after the handshake
+    # Everything else the user shared, scanned for key material only (bot.slack.exposure):
+    # the message text outside complete PEM blocks, and names of files that were not downloaded.
+    shared_text: str = field(default="", repr=False)
+    unread_files: list[str] = field(default_factory=list)
 
 
 def thread_reply(client: WebClient, channel: str, thread_ts: str) -> Reply:
@@ -124,7 +132,10 @@ def run_safely(reply: Reply, work: Callable[[], None]) -> None:
         work()
     except Exception as exc:
         error_id = new_error_id()
-        log.error("job failed error_id=%s: %s", error_id, type(exc).__name__, exc_info=True)
+        if isinstance(exc, SLACK_FAILURES) or _raised_in_slack_sdk(exc):  # Slack's trouble: one line, no traceback
+            log.error("a call to Slack failed error_id=%s: %s", error_id, slack_failure(exc))
+        else:
+            log.error("job failed error_id=%s: %s", error_id, type(exc).__name__, exc_info=True)
         try:
             reply(
                 render.render_text(
@@ -134,6 +145,26 @@ def run_safely(reply: Reply, work: Callable[[], None]) -> None:
             )
         except Exception as again:  # noqa: BLE001 - nothing more we can do than log it
             log.error("could not report error_id=%s: %s", error_id, type(again).__name__)
+
+
+def slack_failure(exc: BaseException) -> str:
+    """What went wrong with a Slack call, in a few words (Slack's error code and HTTP status, no payload)."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    data = getattr(response, "data", None)
+    error = data.get("error") if isinstance(data, dict) else None
+    details = ", ".join(
+        p for p in (f"error={str(error)[:60]}" if error else "", f"HTTP {status}" if status else "") if p
+    )
+    return f"{type(exc).__name__}" + (f" ({details})" if details else "")
+
+
+def _raised_in_slack_sdk(exc: BaseException) -> bool:
+    """The SDK choked on what Slack answered (a JSON list where it expects an object raised AttributeError)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and "/slack_sdk/" in tb.tb_frame.f_code.co_filename.replace("\\", "/")
 
 
 def run_job(services: Services, job: Job, client: WebClient | None) -> None:
@@ -148,10 +179,12 @@ def run_job(services: Services, job: Job, client: WebClient | None) -> None:
             continue
         inputs.append((got.name, got.data))
     inputs.extend(job.pasted)
+    exposed = _exposed(job, inputs)
 
     endpoint = None
+    addresses: tuple[str, ...] = ()
     if job.target is not None:
-        refusal = check_target(services, job.target, job.user)
+        refusal, addresses = check_target(services, job.target, job.user)
         if refusal:
             notices.append(refusal)
         else:
@@ -159,9 +192,12 @@ def run_job(services: Services, job: Job, client: WebClient | None) -> None:
 
     if not inputs and endpoint is None and job.stunnel is None:
         text = "\n".join(f":information_source: {render.escape(n)}" for n in notices) or "Nothing to diagnose."
-        job.reply(render.render_text(text))
+        warning = render.key_warning(Report((), ()), exposed)
+        job.reply(render.render_text(f"{warning}\n{text}" if warning else text))
         return
     extra: dict[str, Any] = {}
+    if endpoint is not None:
+        extra["addresses"] = addresses  # exactly the addresses check_target vetted: no second lookup
     if job.logon is not None:
         if endpoint is not None:
             extra["logon"] = job.logon
@@ -177,25 +213,37 @@ def run_job(services: Services, job: Job, client: WebClient | None) -> None:
         report.verdict.value,
         report.to_dict()["first_failure"],
     )
-    job.reply(render.render_report(report, notices=notices, title=job.title))
+    job.reply(render.render_report(report, notices=notices, title=job.title, exposed=exposed))
 
 
-def check_target(services: Services, target: endpoints.Target, user: str) -> str | None:
-    """The reason `target` may not be probed for `user`, or None. Runs before any connection."""
+def _exposed(job: Job, inputs: Sequence[tuple[str, bytes]]) -> list[str]:
+    """Which shared inputs hold key material, by a scan of every byte (not only what the engine reads)."""
+    shared = [*inputs, *([job.stunnel] if job.stunnel else [])]
+    if job.shared_text.strip():
+        shared.append(("your message", job.shared_text.encode("utf-8", "replace")))
+    return exposure.exposed(shared) + exposure.key_file_names(job.unread_files)
+
+
+def check_target(services: Services, target: endpoints.Target, user: str) -> tuple[str | None, tuple[str, ...]]:
+    """Why `target` may not be probed for `user` (or None), and the vetted addresses to connect to.
+
+    Runs before any connection; the name is resolved here once and the probe uses exactly
+    the returned addresses.
+    """
     patterns = services.settings.allowed_endpoints
     try:
         endpoints.allowed(target, patterns)
-        endpoints.resolve_check(target, patterns)
+        addresses = endpoints.resolve_check(target, patterns, timeout=services.settings.probe_timeout)
     except endpoints.Refused as exc:
         log.info("endpoint refused: %s", target)
-        return str(exc)
+        return str(exc), ()
     if not services.probe_limiter.allow(user):
         wait = services.probe_limiter.retry_after(user)
         return (
             f"{target} was not probed: you have reached the limit of {services.settings.probes_per_minute} "
             f"connection checks per minute (FIXCHECK_PROBES_PER_MINUTE). Try again in about {wait} s."
-        )
-    return None
+        ), ()
+    return None, addresses
 
 
 def _file_info(client: WebClient | None, file: Mapping[str, Any]) -> Mapping[str, Any]:

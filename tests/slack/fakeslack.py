@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from tests.slack import hostile
+
 BOT_TOKEN = "xoxb-1111-2222-faketokenfortests"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_USER_ID = "UFIXBOT"
@@ -63,7 +65,7 @@ class FakeFile:
     id: str
     name: str
     data: bytes
-    mode: str = "ok"  # ok | html | redirect | chunked (no Content-Length)
+    mode: str = "ok"  # ok | html | redirect | chunked (no Content-Length) | trickle | silent | endless (see hostile.py)
 
     def obj(self, base: str, *, stub: bool = False) -> dict[str, Any]:
         if stub:  # what a Slack Connect message event carries
@@ -87,12 +89,15 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.files: dict[str, FakeFile] = {}
         self.cond = threading.Condition()
-        self._rate_limits: dict[str, list[int]] = {}  # method -> [remaining 429s, retry_after]
+        self._rate_limits: dict[str, list[Any]] = {}  # method -> [remaining 429s, Retry-After value]
         self._ts = 0
+        self._failing: dict[str, tuple[int, bytes, str]] = {}  # channel -> (status, body, content type)
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            timeout = hostile.MAX_SILENCE  # no request holds a handler thread longer (the slow download modes)
 
             def log_message(self, *_: Any) -> None:  # quiet
                 pass
@@ -124,8 +129,12 @@ class FakeSlack:
         self.files[file_id] = f
         return f
 
-    def rate_limit(self, method: str, times: int, retry_after: int = 1) -> None:
+    def rate_limit(self, method: str, times: int, retry_after: int | str = 1) -> None:
         self._rate_limits[method] = [times, retry_after]
+
+    def fail_posts(self, channel: str, status: int, body: bytes, ctype: str = "application/json") -> None:
+        """Every chat.postMessage to `channel` gets this answer (status 0: the connection is closed unanswered)."""
+        self._failing[channel] = (status, body, ctype)
 
     def response_url(self, key: str) -> str:
         return f"{self.base}response/{key}"
@@ -168,6 +177,9 @@ class FakeSlack:
             self._api(h, call)
         elif path.startswith("/response/"):
             self._send(h, 200, b"ok", "text/plain")
+        elif path.startswith("/redirect/"):  # a response_url that answers 302 to /response/followed-<key>
+            target = f"{self.base}response/followed-{path.removeprefix('/redirect/')}"
+            self._send(h, 302, b"", "text/plain", {"Location": target})
         elif path.startswith("/files/"):
             self._download(h, call)
         else:
@@ -183,6 +195,14 @@ class FakeSlack:
             self._json(h, {"ok": False, "error": "invalid_auth"})
             return
         name = call.api
+        failing = self._failing.get(str(call.params.get("channel")))
+        if name == "chat.postMessage" and failing is not None:
+            status, body, ctype = failing
+            if status == 0:
+                h.close_connection = True
+                return
+            self._send(h, status, body, ctype)
+            return
         if name == "auth.test":
             self._json(
                 h,
@@ -224,6 +244,9 @@ class FakeSlack:
             return
         if f.mode == "redirect":
             self._send(h, 302, b"", "text/plain", {"Location": "https://slack.com/signin"})
+            return
+        if f.mode in hostile.MODES:
+            hostile.serve(h, f.mode, f.data)
             return
         if f.mode == "chunked":
             h.send_response(200)

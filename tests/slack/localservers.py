@@ -81,9 +81,12 @@ def bot_env(fake: FakeSlack, port: int, allowed: str, **extra: str) -> dict[str,
     return env
 
 
-def start_bot(env: dict[str, str], log_path: Path) -> Bot:
+def start_bot(env: dict[str, str], log_path: Path, module: str = "bot") -> Bot:
+    """Start `python -m <module>` (the bot, or a test wrapper around it) and wait until it is healthy."""
     log_file = log_path.open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", module], cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT
+    )
     url = f"http://{LOOPBACK}:{env['PORT']}"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:

@@ -20,7 +20,7 @@ from bot.engine.fix import FixSession
 from bot.engine.net.tcp import Resolver, TcpResult, connect
 from bot.engine.net.tls import ClientCredentials, TlsResult, handshake
 
-__all__ = ["ClientCredentials", "Probe", "TcpResult", "TlsResult", "credentials", "probe", "set_resolver"]
+__all__ = ["ClientCredentials", "Probe", "TcpResult", "TlsResult", "credentials", "probe", "resolver", "set_resolver"]
 
 
 @dataclass
@@ -46,6 +46,12 @@ def set_resolver(resolver: Resolver) -> None:
     _resolver = resolver
 
 
+def resolver() -> Resolver:
+    """The resolver probes use (None: `socket.getaddrinfo`), for front ends that resolve a name
+    once themselves (the Slack bot's allow-list) and then pass the addresses to `diagnose`."""
+    return _resolver
+
+
 def credentials(ctx: Context) -> ClientCredentials | None:
     """The client certificate and key from the files, when both are usable."""
     ob = ctx.onboarding
@@ -65,7 +71,7 @@ def probe(ctx: Context) -> Probe | None:
         cached = _cache.get(key)
     if cached is not None:
         return cached
-    tcp = connect(ctx.endpoint.host, ctx.endpoint.port, ctx.timeout, _resolver)
+    tcp = connect(ctx.endpoint.host, ctx.endpoint.port, ctx.timeout, _resolver, addresses=ctx.addresses)
     tls: TlsResult | None = None
     if tcp.sock is not None:
         connected = tcp.connected

@@ -8,10 +8,12 @@ whole check still takes at most the timeout.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import selectors
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,15 +110,51 @@ def resolve(
     return out, None, None, False
 
 
-def connect(host: str, port: int, timeout: float, resolver: Resolver = None) -> TcpResult:
+def connect(
+    host: str, port: int, timeout: float, resolver: Resolver = None, *, addresses: Sequence[str] | None = None
+) -> TcpResult:
     """Resolve `host` and connect to all its addresses in parallel within `timeout`.
 
+    With `addresses` (IP literals the caller already resolved and vetted), `host` is not
+    looked up again: exactly those addresses are tried, so DNS cannot answer differently
+    between the caller's check and the connection (DNS rebinding).
     The returned `sock` is connected to the first address (in resolver order) that
     accepted; the caller owns it. Other sockets are closed here.
     """
     result = TcpResult(host, port, timeout)
     t0 = time.monotonic()
-    addresses, error, code, timed_out = resolve(host, port, timeout, resolver)
+    if addresses is None:
+        sockaddrs, error, code, timed_out = resolve(host, port, timeout, resolver)
+    else:
+        sockaddrs, error, code, timed_out = _pinned(addresses, port), None, None, False
+    return _connect_all(result, sockaddrs, error, code, timed_out, t0)
+
+
+def _pinned(addresses: Sequence[str], port: int) -> list[tuple[int, tuple[Any, ...]]]:
+    """(family, sockaddr) for IP literals; anything that is not one is dropped, never looked up."""
+    out: list[tuple[int, tuple[Any, ...]]] = []
+    for text in dict.fromkeys(addresses):
+        try:
+            ip = ipaddress.ip_address(text)
+        except ValueError:
+            continue
+        if ip.version == 6:
+            out.append((socket.AF_INET6, (str(ip), port, 0, 0)))
+        else:
+            out.append((socket.AF_INET, (str(ip), port)))
+    return out
+
+
+def _connect_all(
+    result: TcpResult,
+    addresses: list[tuple[int, tuple[Any, ...]]],
+    error: str | None,
+    code: int | None,
+    timed_out: bool,
+    t0: float,
+) -> TcpResult:
+    """Connect to every address at once (see `connect`)."""
+    timeout = result.timeout
     result.dns_ms = (time.monotonic() - t0) * 1000
     if error is not None or not addresses:
         result.dns_error = error or "the name resolved to no IPv4 or IPv6 address"

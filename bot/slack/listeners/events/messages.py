@@ -13,7 +13,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.slack import endpoints
+from bot.slack import endpoints, exposure
 from bot.slack.parsing import find_logon, mentions, pasted_pem, plain_text, strip_pem
 from bot.slack.render import render_text
 from bot.slack.services import services_of
@@ -46,18 +46,20 @@ def handle_message(event: dict[str, Any], context: Any, client: WebClient) -> No
     shared = [f for f in raw_files if isinstance(f, dict)] if isinstance(raw_files, list) else []
     files = files_to_fetch(shared)[:MAX_FILES_PER_MESSAGE]
     pasted = pasted_pem(text)
-    clean = plain_text(strip_pem(text))
+    outside = strip_pem(text)
+    unread, exposed = _exposure(shared, files, outside)
+    clean = plain_text(outside)
     target = endpoints.find_endpoint(clean)
     logon, logon_problem = find_logon(clean)  # `HOST:PORT logon SENDER:TARGET`
     thread_ts = event.get("thread_ts")
     reply = thread_reply(client, channel, thread_ts if isinstance(thread_ts, str) and thread_ts else ts)
 
     notices: list[str] = [logon_problem] if logon_problem else []
-    if shared and not files:
+    if shared and not files and not exposed:
         if not addressed:
             return  # screenshots and documents in a channel are none of our business
         notices.append("None of the shared files looks like a certificate, key, CSR or stunnel configuration.")
-    if not files and not pasted and not (target and addressed):
+    if not files and not pasted and not exposed and not (target and addressed):
         if addressed:
             message = render_text("\n".join([*notices, usage(services.settings)]))
             submit_call(services, reply, lambda: reply(message), user=user)
@@ -71,8 +73,17 @@ def handle_message(event: dict[str, Any], context: Any, client: WebClient) -> No
         "yes" if target else "no",
         is_dm,
     )
-    submit(
-        services,
-        Job(user=user, reply=reply, files=files, pasted=pasted, target=target, notices=notices, logon=logon),
-        client=client,
-    )
+    job = Job(user=user, reply=reply, files=files, pasted=pasted, target=target, notices=notices, logon=logon)
+    job.shared_text, job.unread_files = outside, unread
+    submit(services, job, client=client)
+
+
+def _exposure(shared: list[dict[str, Any]], fetched: list[Any], outside: str) -> tuple[list[str], bool]:
+    """Names of the files not downloaded, and whether anything shared outside the diagnosis holds a key.
+
+    Key material the diagnosis will not read (a key with no END line, a key file that is
+    not downloaded) still gets the warning: the scan looks at every byte and every file name.
+    """
+    unread = [str(f.get("name") or f.get("title") or "") for f in shared if not any(f is g for g in fetched)]
+    in_text = exposure.scan("your message", outside.encode("utf-8", "replace")) is not None
+    return unread, in_text or bool(exposure.key_file_names(unread))

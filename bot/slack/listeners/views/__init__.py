@@ -1,11 +1,27 @@
-"""Views: the stunnel configuration modal."""
+"""Views: the stunnel configuration modal; every other view payload is acknowledged."""
 
 from __future__ import annotations
 
-from slack_bolt import App
+import re
+
+from slack_bolt import Ack, App
 
 from bot.slack.listeners.views.stunnel import STUNNEL_CALLBACK_ID, handle_stunnel_submission
+
+ANY_ID = re.compile(r".*")
+
+
+def acknowledge(ack: Ack) -> None:
+    """A payload fixcheck has nothing to do with (a closed modal, a button): acknowledged.
+
+    Unacknowledged, Bolt answers 404 and Slack shows the user an error.
+    """
+    ack()
 
 
 def register(app: App) -> None:
     app.view(STUNNEL_CALLBACK_ID)(handle_stunnel_submission)
+    # After the stunnel modal's listener: the first matching listener wins.
+    app.view(ANY_ID)(acknowledge)
+    app.view_closed(ANY_ID)(acknowledge)
+    app.action(ANY_ID)(acknowledge)

@@ -62,9 +62,10 @@ def handle_stunnel_submission(
     ack: Ack, body: dict[str, Any], view: dict[str, Any], context: Any, client: WebClient
 ) -> None:
     services = services_of(context)
-    values = view.get("state", {}).get("values", {})
-    config = str((values.get(CONFIG_BLOCK, {}).get(INPUT_ACTION) or {}).get("value") or "")
-    endpoint_text = str((values.get(ENDPOINT_BLOCK, {}).get(INPUT_ACTION) or {}).get("value") or "").strip()
+    # Every level of a submission is checked for its type: one of the wrong shape (a string
+    # where Slack sends an object) raised in here, answered 500 and logged a traceback.
+    config = _text(view, "state", "values", CONFIG_BLOCK, INPUT_ACTION, "value")
+    endpoint_text = _text(view, "state", "values", ENDPOINT_BLOCK, INPUT_ACTION, "value").strip()
 
     errors: dict[str, str] = {}
     if not config.strip():
@@ -84,10 +85,10 @@ def handle_stunnel_submission(
         return
     ack()
 
-    user = str(body.get("user", {}).get("id") or "unknown")
+    user = _text(body, "user", "id") or "unknown"
     try:
-        metadata = json.loads(view.get("private_metadata") or "{}")
-    except ValueError:
+        metadata = json.loads(_text(view, "private_metadata") or "{}")
+    except (ValueError, RecursionError):
         metadata = {}
     response_url = metadata.get("response_url") if isinstance(metadata, dict) else None
     reply: Reply
@@ -107,6 +108,15 @@ def handle_stunnel_submission(
         ),
         client=client,
     )
+
+
+def _text(value: object, *path: str) -> str:
+    """The string at `path` in nested objects, or "" when any level is missing or of another type."""
+    for key in path:
+        if not isinstance(value, dict):
+            return ""
+        value = value.get(key)
+    return value if isinstance(value, str) else ""
 
 
 def _direct_message(client: WebClient, user: str) -> Reply:
