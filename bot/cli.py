@@ -19,6 +19,7 @@ from bot.engine.context import EndpointError, parse_endpoint
 from bot.engine.inputs import MAX_FILE_BYTES
 from bot.engine.report import Report, Status
 from bot.render import render_markdown, render_text
+from bot.watches import expiry_cli
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MAX_FOLDER_FILES = 64
@@ -29,6 +30,8 @@ class InputError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else list(argv))[:1] == ["expiry"]:  # own parser: usage errors exit 3 (UNKNOWN)
+        return expiry_cli.main((sys.argv[1:] if argv is None else list(argv))[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -95,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=run_demo)
 
     cli_stunnel.add_subparser(sub)
+    expiry_cli.add_subparser(sub)
     return parser
 
 

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.slack import logs
+from bot.slack import logs, reminders
 from bot.slack.app import create_app
 from bot.slack.services import Services
 from bot.slack.settings import ConfigError, Settings
@@ -112,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in ("-h", "--help"):
         print(__doc__)
         return 0
+    if argv and argv[0] == "reminders":  # one expiry-reminder tick (bot.slack.reminders), then exit
+        return reminders.main(argv[1:])
     try:
         settings = Settings.from_env(os.environ)
     except ConfigError as exc:
@@ -130,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"fixcheck-bot: cannot reach Slack at {settings.api_url}: {type(exc).__name__}", file=sys.stderr)
         return 1
+    reminder_thread = reminders.start(services, os.environ)
     try:
         if settings.socket_mode:
             return _run_socket_mode(app, settings)
@@ -139,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _serve(build_asgi(app), settings)
         return 0
     finally:
+        if reminder_thread is not None:
+            reminder_thread.stop()
         services.close()
 
 

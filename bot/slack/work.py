@@ -39,6 +39,7 @@ class Job:
     notices: list[str] = field(default_factory=list)
     title: str = "fixcheck"
     logon: FixLogon | None = None  # `HOST:PORT logon SENDER:TARGET`: a FIX Logon after the handshake
+    channel: str | None = None  # where the reply goes, when known: a diagnosed certificate can be watched there
 
 
 def thread_reply(client: WebClient, channel: str, thread_ts: str) -> Reply:
@@ -177,7 +178,10 @@ def run_job(services: Services, job: Job, client: WebClient | None) -> None:
         report.verdict.value,
         report.to_dict()["first_failure"],
     )
-    job.reply(render.render_report(report, notices=notices, title=job.title))
+    message = render.render_report(report, notices=notices, title=job.title)
+    if services.watches is not None:  # "Remind this channel before it expires" under a diagnosed client certificate
+        message = render.with_blocks(message, services.watches.offer(report, job.channel))
+    job.reply(message)
 
 
 def check_target(services: Services, target: endpoints.Target, user: str) -> str | None:

@@ -79,6 +79,10 @@ def run(ctx: Context) -> list[Finding]:
     return findings
 
 
+# Which renewal a finding's remedy is, as a word a consumer can act on without parsing prose.
+_RENEWAL_KIND = {RENEW_HOST_TEXT: "host", RENEW_EXCHANGE_SIGNED_TEXT: "exchange-signed", RENEW_CA_TEXT: "ca"}
+
+
 def _host_renewal(ob: Onboarding) -> tuple[str, tuple[str, ...]]:
     if ob.made_own_ca:
         return RENEW_HOST_TEXT, RENEW_HOST_CERT
@@ -101,6 +105,10 @@ def _judge(
         "not_before": start.isoformat(),
         "not_after": end.isoformat(),
         "days_left": int(days_left // 1),
+        # Public facts that identify the certificate, for expiry watches (bot.watches).
+        "issuer": certs.issuer_name(cert),
+        "sha256_fingerprint": certs.sha256_fingerprint(cert),
+        "renewal": _RENEWAL_KIND.get(renewal, "other"),
     }
     command = f"openssl x509 -noout -in {file} -enddate"
     when = certs.openssl_date(end)

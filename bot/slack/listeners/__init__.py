@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack.listeners import commands, events, views
+from bot.slack.listeners import actions, commands, events, views
 
 
 def register_listeners(app: App) -> None:
     commands.register(app)
     events.register(app)
     views.register(app)
+    actions.register(app)

@@ -73,6 +73,15 @@ def handle_message(event: dict[str, Any], context: Any, client: WebClient) -> No
     )
     submit(
         services,
-        Job(user=user, reply=reply, files=files, pasted=pasted, target=target, notices=notices, logon=logon),
+        Job(
+            user=user,
+            reply=reply,
+            files=files,
+            pasted=pasted,
+            target=target,
+            notices=notices,
+            logon=logon,
+            channel=channel,
+        ),
         client=client,
     )
