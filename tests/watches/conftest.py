@@ -18,7 +18,7 @@ from tests.watches.pg import Postgres, available
 def postgres() -> Iterator[Postgres]:
     if not available():
         if os.environ.get("CI"):
-            pytest.fail("PostgreSQL 15 (/usr/lib/postgresql/15/bin) is needed: apt-get install postgresql")
+            pytest.fail("PostgreSQL (/usr/lib/postgresql/*/bin) is needed: apt-get install postgresql")
         pytest.skip("PostgreSQL 15 is not installed")
     server = Postgres()
     yield server

@@ -18,7 +18,9 @@ import psycopg
 
 from tests.slack.localservers import LOOPBACK, free_port
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+# Debian's layout; 15 is what the project is tested with, a newer one works as well.
+PG_BIN = max(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+             default=Path("/usr/lib/postgresql/15/bin"))  # fmt: skip
 
 
 def available() -> bool:
