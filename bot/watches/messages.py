@@ -92,9 +92,11 @@ def watch_list(watches: list[Watch], total: int, page: int, now: dt.datetime) ->
     ]
     for w in watches:
         left = days_left(w.facts.deadline, now)
+        ca_first = f", its CA {day(w.facts.deadline)}" if w.facts.applied_renewal == "ca" else ""
         text = (
             f"*#{w.id}* {esc(w.facts.common_name)} · `{w.facts.fingerprint}`\n"
-            f"not after {day(w.facts.deadline)} ({left} days left) · added by <@{esc(w.added_by)}> on {day(w.added_at)}"
+            f"not after {day(w.facts.not_after)}{ca_first} ({left} days left) · "
+            f"added by <@{esc(w.added_by)}> on {day(w.added_at)}"
         )
         blocks.append(SectionBlock(text=MarkdownTextObject(text=text[:3000])))
     if page < pages:

@@ -230,7 +230,9 @@ class Store:
         free = or_(
             reminders.c.lease_until.is_(None),
             reminders.c.lease_until < at,
-            reminders.c.lease_until > until,  # leased "in the future": the clock jumped back; take it over
+            # Leased further ahead than any lease reaches: this clock jumped back; take it over. (The
+            # margin keeps replicas whose clocks differ by minutes from taking each other's leases.)
+            reminders.c.lease_until > to_db(now + 2 * lease),
         )
         due = and_(reminders.c.sent_at.is_(None), reminders.c.due_at <= at, free)
         with self.engine.begin() as conn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import subprocess
@@ -109,3 +110,19 @@ def test_fixcheck_expiry_lines_and_exit_codes(client_files: ClientFiles, tmp_pat
     assert mixed.returncode == 1
     usage = expiry(bundle, "--within", "soon")
     assert usage.returncode == 3 and "UNKNOWN" in usage.stderr and "Traceback" not in usage.stderr
+
+
+def test_the_button_goes_under_the_report_inside_slacks_block_limit(client_files: ClientFiles) -> None:
+    from bot.slack.render import MAX_BLOCKS, Message, render_report, with_blocks
+    from bot.watches.messages import BUTTON_TEXT, offer_blocks
+
+    report = diagnose(
+        [("fix.itbit.pem", client_files.bundle.read_bytes()), ("ca.crt", client_files.ca_crt.read_bytes())]
+    )
+    facts = from_report(report)
+    assert facts is not None
+    extra = [b.to_dict() for b in offer_blocks(facts, None)]
+    message = with_blocks(render_report(report), extra)
+    assert BUTTON_TEXT in json.dumps(message.blocks[-2]) and message.blocks[-1]["type"] == "context"  # footer last
+    full = Message("x", [{"type": "divider"}] * MAX_BLOCKS)
+    assert len(with_blocks(full, extra).blocks) == MAX_BLOCKS and with_blocks(full, extra).blocks[-2] == extra[0]

@@ -92,6 +92,7 @@ def test_a_replica_killed_mid_send_does_not_lose_the_reminder(store: Store, fake
     assert store.claim(T0, "dead-replica", LEASE, 10) == [(w.id, 30)]  # claimed, then the process died
     post = poster(fake)
     assert run_once(store, post, T0 + dt.timedelta(minutes=1), "live").sent == 0  # the lease still holds
+    assert run_once(store, post, T0 - dt.timedelta(minutes=2), "live").sent == 0  # also for a clock a bit behind
     assert run_once(store, post, T0 + LEASE + dt.timedelta(minutes=1), "live").sent == 1
     assert run_once(store, post, T0 + LEASE + dt.timedelta(minutes=2), "dead-replica").sent == 0
     assert len(fake.posts_to("C_KILL")) == 1
@@ -209,3 +210,11 @@ def test_a_database_down_mid_run_pauses_reminders_and_they_resume(
         store.close()
     finally:
         pg.close()
+
+
+def test_a_lease_taken_while_the_clock_was_far_ahead_does_not_block_the_reminder(store: Store, fake: FakeSlack) -> None:
+    w = store.add("T1", "C_AHEAD", facts("ahead", T0 + dt.timedelta(days=30, hours=5)), "U1", T0 - DAY)
+    ahead = store.claim(T0 + dt.timedelta(days=90), "wrong-clock", LEASE, 10)  # then the clock is set right
+    assert ahead == [(w.id, d) for d in (30, 14, 7, 1, 0)]
+    assert run_once(store, poster(fake), T0, "live").sent == 1
+    assert len(fake.posts_to("C_AHEAD")) == 1
