@@ -218,3 +218,15 @@ def test_a_lease_taken_while_the_clock_was_far_ahead_does_not_block_the_reminder
     assert ahead == [(w.id, d) for d in (30, 14, 7, 1, 0)]
     assert run_once(store, poster(fake), T0, "live").sent == 1
     assert len(fake.posts_to("C_AHEAD")) == 1
+
+
+def test_the_bots_reminder_thread_ticks_on_its_own_clock_and_stops(store: Store, fake: FakeSlack) -> None:
+    store.add("T1", "C_THREAD", facts("thread", T0 + dt.timedelta(days=31)), "U1", T0)
+    thread = ReminderThread(store, poster(fake), interval=0.05, clock=lambda: T0 + DAY)
+    thread.start()
+    try:
+        fake.wait_for(lambda c: c.params.get("channel") == "C_THREAD", 1, 20)
+    finally:
+        thread.stop()
+    assert not thread._thread.is_alive()
+    assert len(fake.posts_to("C_THREAD")) == 1  # many ticks, one reminder

@@ -269,5 +269,9 @@ def test_database_down_at_start_the_bot_still_diagnoses(fake: FakeSlack, canarie
             assert "watch database is not reachable" in command(http, down, fake, channel, "watches")
         assert "watch database unavailable at start (OperationalError)" in down.logs()
         assert "Traceback" not in down.logs()
+        once = reminders_now(env, dt.datetime.now(dt.UTC))
+        out = once.communicate(timeout=60)[0]
+        assert once.returncode == 1 and "is unavailable (OperationalError); nothing was sent" in out
+        assert "Traceback" not in out
     finally:
         stop_bot(down)
