@@ -173,8 +173,10 @@ def check_public_facts_only(env: dict[str, str], guard: LeakGuard) -> None:
             guard.check(f"table {name}", dump)
             assert "BEGIN" not in dump and "PRIVATE" not in dump
     store.close()
-    if "FIXCHECK_DB" in env:
-        guard.check("the SQLite file", Path(env["FIXCHECK_DB"]).read_bytes())
+    if "FIXCHECK_DB" in env:  # the database file and its write-ahead log
+        db = Path(env["FIXCHECK_DB"])
+        for path in db.parent.glob(db.name + "*"):
+            guard.check(f"SQLite file {path.name}", path.read_bytes())
 
 
 def test_recent_diagnoses_paste_modal_replace_and_unwatch(bot: Bot, fake: FakeSlack, canaries: Any) -> None:
