@@ -111,7 +111,6 @@ def bot(
         FIXCHECK_PROBE_TIMEOUT="3",
         FIXCHECK_PROBES_PER_MINUTE="5",
         LOG_LEVEL="DEBUG",
-        FIXCHECK_DB=str(tmp_path_factory.mktemp("db") / "watches.db"),  # expiry watches: never in the repo
     )
     bot = start_bot(env, tmp_path_factory.mktemp("bot") / "bot.log")
     yield bot

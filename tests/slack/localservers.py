@@ -82,6 +82,8 @@ def bot_env(fake: FakeSlack, port: int, allowed: str, **extra: str) -> dict[str,
 
 
 def start_bot(env: dict[str, str], log_path: Path) -> Bot:
+    # Expiry watches' SQLite file next to the log, never in the repository (the bot's cwd).
+    env = {"FIXCHECK_DB": str(log_path.with_name("watches.db")), **env}
     log_file = log_path.open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "bot"], cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     url = f"http://{LOOPBACK}:{env['PORT']}"
