@@ -28,6 +28,7 @@ REPLACE_ACTION = "fixcheck_watch_replace"
 PASTE_ACTION = "fixcheck_watch_paste"
 BUTTON_TEXT = "Remind this channel before it expires"
 PAGE_SIZE = 20
+HOME_LIMIT = 40  # a Home view holds at most 100 blocks
 
 Rendered = tuple[str, list[dict[str, Any]]]
 
@@ -102,6 +103,31 @@ def watch_list(watches: list[Watch], total: int, page: int, now: dt.datetime) ->
     if page < pages:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=f"More: `/fixcheck watches {page + 1}`")]))
     return f"{total} watches in this channel (page {page} of {pages})", [b.to_dict() for b in blocks]
+
+
+def home_view(mine: list[Watch] | None, now: dt.datetime) -> dict[str, Any]:
+    """The App Home tab: the watches this person added (None: the database is unreachable)."""
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text="*Expiry watches you added*"))]
+    if mine is None:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=DOWN_NOTE)))
+    elif not mine:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=NONE_NOTE)))
+    for w in mine or []:
+        left = days_left(w.facts.deadline, now)
+        text = (
+            f"*#{w.id}* in <#{esc(w.channel_id)}>: {esc(w.facts.common_name)} · `{w.facts.fingerprint[:23]}…`\n"
+            f"expires {day(w.facts.deadline)} ({left} days left) · `/fixcheck unwatch {w.id}` in that channel"
+        )
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=text[:3000])))
+    blocks.append(ContextBlock(elements=[MarkdownTextObject(text=STORED)]))
+    return {"type": "home", "blocks": [b.to_dict() for b in blocks]}
+
+
+DOWN_NOTE = ":warning: The watch database is not reachable right now; please look again in a few minutes."
+NONE_NOTE = (
+    "None yet. Under a diagnosis of a client certificate, press *Remind this channel before it expires*, "
+    "or run `/fixcheck watch` in a channel."
+)
 
 
 def recent_choices(recent: list[CertFacts]) -> Rendered:

@@ -152,6 +152,16 @@ class WatchService:
 
         return self._guard("watches", work)
 
+    def home(self, user: str) -> dict[str, Any]:
+        """The App Home view: this person's watches, or why there are none to show."""
+        try:
+            self._schema()
+            mine = self.store.by_user(user, messages.HOME_LIMIT)
+        except SQLAlchemyError as exc:
+            log.error("watch database unavailable for the Home tab (%s)", type(exc).__name__)
+            return messages.home_view(None, self.clock())
+        return messages.home_view(mine, self.clock())
+
     def unwatch(self, channel: str, arg: str) -> Rendered:
         text = arg.strip().lstrip("#")
         if not text.isdigit() or len(text) > 12:

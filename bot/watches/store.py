@@ -166,6 +166,12 @@ class Store:
         with self._read() as conn:
             return [_watch(r) for r in conn.execute(query)]
 
+    def by_user(self, user: str, limit: int) -> list[Watch]:
+        """The watches `user` added, in every channel, the soonest not-after first."""
+        query = select(watches).where(watches.c.added_by == user).order_by(watches.c.not_after).limit(limit)
+        with self._read() as conn:
+            return [_watch(r) for r in conn.execute(query)]
+
     def related(self, channel: str, facts: CertFacts) -> Watch | None:
         """A watch in `channel` on this certificate, or else on another one with the same subject (a renewal)."""
         query = (

@@ -214,6 +214,8 @@ class FakeSlack:
                 self._json(h, {"ok": True, "file": f.obj(self.base)})
         elif name == "views.open":
             self._json(h, {"ok": True, "view": {"id": "V123"}})
+        elif name == "views.publish":
+            self._json(h, {"ok": True, "view": {"id": "VHOME"}})
         else:
             self._json(h, {"ok": False, "error": "unknown_method"})
 

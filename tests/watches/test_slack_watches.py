@@ -135,6 +135,10 @@ def test_one_click_watch_then_each_reminder_once_across_two_replicas(
         assert "already watched in this channel" in again
         listing = command(http, bot, fake, channel, "watches")
         assert "canary-host" in listing and f"<@{user}>" in listing and "days left" in listing
+        home = {"type": "app_home_opened", "user": user, "channel": uid("D"), "tab": "home"}
+        assert send_event(http, bot.events_url, home, uid("Ev")).status_code == 200
+        published = fake.wait_for(lambda c: c.api == "views.publish" and c.params.get("user_id") == user, 1, 30)
+        assert "canary-host" in published[0].text() and f"in <#{channel}>" in published[0].text()
 
     store = Store(database_url(env))
     with store.engine.connect() as conn:

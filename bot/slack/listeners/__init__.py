@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack.listeners import actions, commands, events, views
+from bot.slack.listeners import actions, commands, events, home, views
 
 
 def register_listeners(app: App) -> None:
     commands.register(app)
+    home.register(app)  # before `events`, whose catch-all takes any event not claimed earlier
     events.register(app)
     views.register(app)
     actions.register(app)
