@@ -21,6 +21,7 @@ from bot.engine.context import EndpointError, parse_endpoint
 from bot.engine.inputs import MAX_FILE_BYTES
 from bot.engine.report import Report, Status
 from bot.render import render_markdown, render_text
+from bot.watches import expiry_cli
 
 # argparse does not export the type of add_subparsers()' result.
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -34,6 +35,8 @@ class InputError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else list(argv))[:1] == ["expiry"]:  # own parser: usage errors exit 3 (UNKNOWN)
+        return expiry_cli.main((sys.argv[1:] if argv is None else list(argv))[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
@@ -276,7 +279,12 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 # Each adds one subcommand and sets its `handler`; a new subcommand is one more entry.
-SUBCOMMANDS: tuple[Callable[[Subparsers], object], ...] = (add_diagnose, add_demo, cli_stunnel.add_subparser)
+SUBCOMMANDS: tuple[Callable[[Subparsers], object], ...] = (
+    add_diagnose,
+    add_demo,
+    cli_stunnel.add_subparser,
+    expiry_cli.add_subparser,
+)
 
 
 if __name__ == "__main__":

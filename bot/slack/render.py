@@ -191,6 +191,14 @@ def render_report(
     return Message(text=fallback_text(report, warning is not None, notices), blocks=[b.to_dict() for b in blocks])
 
 
+def with_blocks(message: Message, extra: Sequence[Mapping[str, Any]]) -> Message:
+    """`message` with `extra` blocks (a watch button) before its footer, inside Slack's 50-block limit."""
+    if not extra or not message.blocks:
+        return message
+    body = message.blocks[:-1][: MAX_BLOCKS - 1 - len(extra)]
+    return Message(text=message.text, blocks=[*body, *(dict(b) for b in extra), message.blocks[-1]])
+
+
 def render_text(text: str, *, warning: bool = False) -> Message:
     """A short reply that is not a report (help, refusals, errors)."""
     block = SectionBlock(text=MarkdownTextObject(text=_fit(text)))

@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.slack import logs, shapes, signature
+from bot.slack import logs, reminders, shapes, signature
 from bot.slack.app import create_app
 from bot.slack.services import Services
 from bot.slack.settings import ConfigError, Settings
@@ -125,13 +125,18 @@ ENVIRONMENT = (
     ("FIXCHECK_PROBES_PER_MINUTE", "6", "connection checks per user per minute"),
     ("FIXCHECK_PROBE_TIMEOUT", "10", "seconds allowed for the TCP/TLS probe"),
     ("FIXCHECK_JOBS_PER_MINUTE", "20", "uploads/commands answered per user per minute"),
+    ("FIXCHECK_DB", "./fixcheck-watches.db", "SQLite file of expiry watches (public certificate facts only)"),
+    ("FIXCHECK_DATABASE_URL", "unset", "PostgreSQL URL for expiry watches shared by several replicas (overrides FIXCHECK_DB)"),
+    ("FIXCHECK_REMINDER_INTERVAL", "300", "seconds between the expiry-reminder scheduler's ticks"),
     ("LOG_LEVEL", "INFO", "log level; logs never contain keys, PEM blocks or tokens"),
 )
 MODES = """modes (chosen by the environment):
   Socket Mode  SLACK_APP_TOKEN set: Slack's WebSocket, no public URL needed; GET /healthz is still
                served on FIXCHECK_BIND:PORT for the container health check.
   HTTP mode    SLACK_APP_TOKEN unset: POST /slack/events and GET /healthz on FIXCHECK_BIND:PORT.
-               This is plain HTTP: put an HTTPS reverse proxy in front (Slack calls https:// only)."""
+               This is plain HTTP: put an HTTPS reverse proxy in front (Slack calls https:// only).
+  reminders    `fixcheck-bot reminders --now 2027-01-01T09:00:00Z`: run the expiry-reminder scheduler
+               once at that UTC instant and exit (see `fixcheck-bot reminders --help`)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -153,6 +158,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m bot` and `fixcheck-bot`. Returns the exit status."""
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv and argv[0] == "reminders":  # one expiry-reminder tick (bot.slack.reminders), then exit
+        return reminders.main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env(os.environ)
@@ -178,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"fixcheck-bot: cannot reach Slack at {settings.api_url}: {type(exc).__name__}", file=sys.stderr)
         return 1
+    reminder_thread = reminders.start(services, os.environ)
     try:
         if settings.socket_mode:
             return _run_socket_mode(app, settings)
@@ -187,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _serve(build_asgi(app), settings)
         return 0
     finally:
+        if reminder_thread is not None:
+            reminder_thread.stop()
         services.close()
 
 

@@ -27,6 +27,7 @@ from bot.engine import Report, diagnose
 from bot.slack.downloads import Downloader
 from bot.slack.jobs import RateLimiter, SeenEvents, Workers
 from bot.slack.settings import Settings
+from bot.watches.service import WatchService
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,8 @@ class Services:
     job_limiter: RateLimiter | None = None
     # At most one "slow down" reply per user and minute, so that a flood does not become a reply flood.
     flood_notices: RateLimiter | None = None
+    # Expiry watches (FIXCHECK_DB / FIXCHECK_DATABASE_URL); None: the bot offers no watch button.
+    watches: WatchService | None = None
 
     @classmethod
     def create(cls, settings: Settings, *, diagnose_fn: DiagnoseFn | None = None) -> Services:

@@ -18,6 +18,8 @@ def usage(settings: Settings) -> str:
         "• `/fixcheck HOST:PORT` (or `/fixcheck check HOST:PORT`): test the server without client files: TCP, "
         "its certificate chain, whether it asks for a client certificate and which CA names it accepts.\n"
         "• `/fixcheck stunnel`: paste a stunnel configuration and have it checked (step 7).\n"
+        "• `/fixcheck watch`, `/fixcheck watches`, `/fixcheck unwatch ID`: remind this channel before a diagnosed "
+        "client certificate expires (only its public facts are stored).\n"
         "• `/fixcheck help`: this text.\n"
         f"Endpoints I may probe: {allowed}.\n"
         ":lock: Do not share private keys (`host.key`, `ca.key`, the key inside `fix.itbit.pem`) in Slack. "

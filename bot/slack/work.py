@@ -47,6 +47,7 @@ class Job:
     # the message text outside complete PEM blocks, and names of files that were not downloaded.
     shared_text: str = field(default="", repr=False)
     unread_files: list[str] = field(default_factory=list)
+    channel: str | None = None  # where the reply goes, when known: a diagnosed certificate can be watched there
 
 
 def thread_reply(client: WebClient, channel: str, thread_ts: str) -> Reply:
@@ -213,7 +214,11 @@ def run_job(services: Services, job: Job, client: WebClient | None) -> None:
         report.verdict.value,
         report.to_dict()["first_failure"],
     )
-    job.reply(render.render_report(report, notices=notices, title=job.title, exposed=exposed))
+    message = render.render_report(report, notices=notices, title=job.title, exposed=exposed)
+    watches = getattr(services, "watches", None)  # stand-in Services in some tests have none
+    if watches is not None:  # "Remind this channel before it expires" under a diagnosed client certificate
+        message = render.with_blocks(message, watches.offer(report, job.channel))
+    job.reply(message)
 
 
 def _exposed(job: Job, inputs: Sequence[tuple[str, bytes]]) -> list[str]:

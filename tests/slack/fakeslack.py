@@ -92,6 +92,9 @@ class FakeSlack:
         self._rate_limits: dict[str, list[Any]] = {}  # method -> [remaining 429s, Retry-After value]
         self._ts = 0
         self._failing: dict[str, tuple[int, bytes, str]] = {}  # channel -> (status, body, content type)
+
+        # channel -> [Slack error, how many more times]: chat.postMessage to it fails (e.g. not_in_channel)
+        self.post_errors: dict[str, list[Any]] = {}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -217,6 +220,8 @@ class FakeSlack:
                     "is_enterprise_install": False,
                 },
             )
+        elif name == "chat.postMessage" and self._post_error(str(call.params.get("channel"))):
+            self._json(h, {"ok": False, "error": self._post_error(str(call.params.get("channel")), consume=True)})
         elif name in ("chat.postMessage", "chat.postEphemeral"):
             with self.cond:
                 self._ts += 1
@@ -230,8 +235,19 @@ class FakeSlack:
                 self._json(h, {"ok": True, "file": f.obj(self.base)})
         elif name == "views.open":
             self._json(h, {"ok": True, "view": {"id": "V123"}})
+        elif name == "views.publish":
+            self._json(h, {"ok": True, "view": {"id": "VHOME"}})
         else:
             self._json(h, {"ok": False, "error": "unknown_method"})
+
+    def _post_error(self, channel: str, *, consume: bool = False) -> str | None:
+        with self.cond:
+            scripted = self.post_errors.get(channel)
+            if not scripted or scripted[1] <= 0:
+                return None
+            if consume:
+                scripted[1] -= 1
+            return str(scripted[0])
 
     def _download(self, h: BaseHTTPRequestHandler, call: Call) -> None:
         parts = call.path.split("/")

@@ -83,6 +83,8 @@ def bot_env(fake: FakeSlack, port: int, allowed: str, **extra: str) -> dict[str,
 
 def start_bot(env: dict[str, str], log_path: Path, module: str = "bot") -> Bot:
     """Start `python -m <module>` (the bot, or a test wrapper around it) and wait until it is healthy."""
+    # Expiry watches' SQLite file next to the log, never in the repository (the bot's cwd).
+    env = {"FIXCHECK_DB": str(log_path.with_name("watches.db")), **env}
     log_file = log_path.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", module], cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT

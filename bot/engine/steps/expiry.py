@@ -100,6 +100,11 @@ def _host_renewal(ob: Onboarding, now: dt.datetime) -> tuple[str, tuple[str, ...
     return RENEW_HOST_TEXT, RENEW_HOST_CERT
 
 
+# Which renewal a finding's remedy is, as a word a consumer can act on without parsing prose
+# (a text not in this table, e.g. the unknown-signer one that names the issuer, is "other").
+_RENEWAL_KIND = {RENEW_HOST_TEXT: "host", RENEW_EXCHANGE_SIGNED_TEXT: "exchange-signed", RENEW_CA_TEXT: "ca"}
+
+
 def _judge(
     code: str,
     what: str,
@@ -116,6 +121,10 @@ def _judge(
         "not_before": start.isoformat(),
         "not_after": end.isoformat(),
         "days_left": int(days_left // 1),
+        # Public facts that identify the certificate, for expiry watches (bot.watches).
+        "issuer": certs.issuer_name(cert),
+        "sha256_fingerprint": certs.sha256_fingerprint(cert),
+        "renewal": _RENEWAL_KIND.get(renewal, "other"),
     }
     command = f"openssl x509 -noout -in {file} -enddate"
     when = certs.openssl_date(end)

@@ -14,6 +14,7 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 
 from bot.slack import endpoints
+from bot.slack.listeners.commands.watches import WATCH_VERBS, handle_watch_command
 from bot.slack.listeners.views.stunnel import stunnel_modal
 from bot.slack.logs import redact
 from bot.slack.parsing import plain_text
@@ -45,6 +46,10 @@ def handle_fixcheck(ack: Ack, command: dict[str, Any], context: Any, client: Web
         reply = response_url_reply(services, str(command.get("response_url") or ""))
         # views.open must follow within 3 s of the trigger: first in line in the pool, never in the ack path.
         submit_call(services, reply, lambda: client.views_open(trigger_id=trigger_id, view=stunnel_modal(metadata)))
+        return
+
+    if verb in WATCH_VERBS:  # expiry watches of this channel (bot.watches)
+        handle_watch_command(ack, command, services, verb, rest)
         return
 
     if verb == "check":

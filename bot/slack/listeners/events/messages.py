@@ -73,7 +73,16 @@ def handle_message(event: dict[str, Any], context: Any, client: WebClient) -> No
         "yes" if target else "no",
         is_dm,
     )
-    job = Job(user=user, reply=reply, files=files, pasted=pasted, target=target, notices=notices, logon=logon)
+    job = Job(
+        user=user,
+        reply=reply,
+        files=files,
+        pasted=pasted,
+        target=target,
+        notices=notices,
+        logon=logon,
+        channel=channel,
+    )
     job.shared_text, job.unread_files = outside, unread
     submit(services, job, client=client)
 

@@ -7,6 +7,7 @@ import re
 from slack_bolt import Ack, App
 
 from bot.slack.listeners.views.stunnel import STUNNEL_CALLBACK_ID, handle_stunnel_submission
+from bot.slack.listeners.views.watch import WATCH_CALLBACK_ID, handle_watch_submission
 
 ANY_ID = re.compile(r".*")
 
@@ -21,6 +22,7 @@ def acknowledge(ack: Ack) -> None:
 
 def register(app: App) -> None:
     app.view(STUNNEL_CALLBACK_ID)(handle_stunnel_submission)
+    app.view(WATCH_CALLBACK_ID)(handle_watch_submission)
     # After the stunnel modal's listener: the first matching listener wins.
     app.view(ANY_ID)(acknowledge)
     app.view_closed(ANY_ID)(acknowledge)
