@@ -131,8 +131,10 @@ class SharedSeenEvents(SeenEvents):
 
     def first_time(self, event_id: str) -> bool:
         local = super().first_time(event_id)
-        shared = self._store.call(lambda r: r.set(f"{PREFIX}event:{event_id}", b"1", nx=True, ex=self._ttl_s))
-        return local if shared is None else bool(shared)
+        # SET NX answers None (not False) when the key exists: make it a bool inside the call,
+        # where None would mean "Redis is down".
+        shared = self._store.call(lambda r: bool(r.set(f"{PREFIX}event:{event_id}", b"1", nx=True, ex=self._ttl_s)))
+        return local if shared is None else shared
 
 
 class SharedRateLimiter(RateLimiter):

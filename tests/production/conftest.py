@@ -20,7 +20,7 @@ import redis
 from tests.slack.conftest import fake_slack, slack_pki  # noqa: F401 - fixtures shared with the HTTP tests
 from tests.slack.fakeslack import APP_TOKEN, FakeSlack
 from tests.slack.fakesocket import FakeSocketMode
-from tests.slack.localservers import LOOPBACK, Bot, bot_env, free_port, start_bot, stop_bot
+from tests.slack.localservers import LOOPBACK, Bot, StallServer, bot_env, free_port, start_bot, stop_bot
 
 
 @dataclass
@@ -75,8 +75,8 @@ def bots(fake_slack: FakeSlack, tmp_path: Path) -> Iterator[BotFactory]:  # noqa
     """`bots(**env)` starts a bot subprocess against the fake Slack; all are stopped at the end."""
     started: list[Bot] = []
 
-    def start(**extra: str) -> Bot:
-        env = bot_env(fake_slack, free_port(), f"localhost:*,{LOOPBACK}:*", **extra)
+    def start(allowed: str = "localhost:*", **extra: str) -> Bot:
+        env = bot_env(fake_slack, free_port(), allowed, **extra)
         bot = start_bot(env, tmp_path / f"bot{len(started)}.log")
         started.append(bot)
         return bot
@@ -85,6 +85,13 @@ def bots(fake_slack: FakeSlack, tmp_path: Path) -> Iterator[BotFactory]:  # noqa
     for bot in started:
         if bot.proc.poll() is None:
             stop_bot(bot)
+
+
+@pytest.fixture()
+def stall() -> Iterator[StallServer]:
+    server = StallServer()
+    yield server
+    server.close()
 
 
 @dataclass
