@@ -53,11 +53,11 @@ shared_store_up = Gauge("fixcheck_shared_store_up", "1 while the shared store (R
 
 # Label values come from Slack or the engine; anything not shaped like a code or a method
 # name is folded into "other", so that no free text (and no identifier) becomes a label.
-_LABEL = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
+_LABEL = re.compile(r"^[A-Za-z][A-Za-z0-9_.]{0,63}$")
 
 
 def label(value: object) -> str:
-    text = str(value or "none").lower()
+    text = str(value or "none")
     return text if _LABEL.match(text) else "other"
 
 

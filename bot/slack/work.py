@@ -72,18 +72,14 @@ class PostReply:
 
 def thread_reply(client: WebClient, channel: str, thread_ts: str) -> PostReply:
     def post(message: Message) -> None:
-        try:
-            client.chat_postMessage(
-                channel=channel,
-                thread_ts=thread_ts,
-                text=message.text,
-                blocks=message.blocks,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-        except SlackApiError as exc:
-            metrics.slack_api_errors.labels("chat.postMessage", metrics.label(_error_name(exc))).inc()
-            raise
+        client.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
+            text=message.text,
+            blocks=message.blocks,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
 
     return PostReply(post, {"channel": channel, "thread_ts": thread_ts})
 
@@ -97,6 +93,14 @@ def response_url_reply(services: Services, response_url: str) -> PostReply:
 
 def _error_name(exc: SlackApiError) -> str:
     return str(exc.response.get("error", "error")) if exc.response is not None else "error"
+
+
+def count_slack_error(exc: BaseException) -> None:
+    """`fixcheck_slack_api_errors_total{method,error}` for a failed Web API call (the method from its URL)."""
+    if isinstance(exc, SlackApiError):
+        url = str(getattr(exc.response, "api_url", "") or "")
+        method = url.rstrip("/").rsplit("/", 1)[-1] if url else "unknown"
+        metrics.slack_api_errors.labels(metrics.label(method), metrics.label(_error_name(exc))).inc()
 
 
 def _abandon(reply: Reply) -> Callable[[], None]:
@@ -164,6 +168,7 @@ def run_safely(reply: Reply, work: Callable[[], None]) -> None:
     try:
         work()
     except Exception as exc:
+        count_slack_error(exc)
         error_id = new_error_id()
         log.error("job failed error_id=%s: %s", error_id, type(exc).__name__, exc_info=True)
         try:
@@ -174,6 +179,7 @@ def run_safely(reply: Reply, work: Callable[[], None]) -> None:
                 )
             )
         except Exception as again:  # noqa: BLE001 - nothing more we can do than log it
+            count_slack_error(again)
             log.error("could not report error_id=%s: %s", error_id, type(again).__name__)
 
 
