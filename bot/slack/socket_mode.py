@@ -76,7 +76,11 @@ _KINDS = {"slash_commands": "command", "events_api": "event", "interactive": "in
 
 
 class _TimedHandler(SocketModeHandler):
-    """Bolt's handler, observing `fixcheck_ack_seconds` (from the envelope's arrival to the ack)."""
+    """Bolt's handler, observing `fixcheck_ack_seconds` (Bolt's dispatch until the ack is sent).
+
+    Time the envelope waits in the client's queue is not in it; bench/socket_mode.py
+    measures the whole path from Slack's side.
+    """
 
     def handle(self, client: Any, req: SocketModeRequest) -> None:
         start = time.monotonic()

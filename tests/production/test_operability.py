@@ -6,13 +6,15 @@ import json
 import signal
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 
 from tests.production.conftest import BotFactory, wait_until
 from tests.slack.conftest import SlackPki
-from tests.slack.fakeslack import FakeSlack, send_command, send_event
-from tests.slack.localservers import LOOPBACK, StallServer
+from tests.slack.fakeslack import APP_TOKEN, FakeSlack, send_command, send_event
+from tests.slack.fakesocket import FakeSocketMode
+from tests.slack.localservers import LOOPBACK, StallServer, bot_env, free_port, start_bot, stop_bot
 
 RETRY_WORDS = "Please send it again"
 METRIC_NAMES = (
@@ -107,3 +109,28 @@ def test_json_logs_are_one_object_a_line_with_the_error_id_and_no_payloads(
     assert "BEGIN" not in logs and "```" not in logs
     for line in slack_pki.key_lines():
         assert line not in logs
+
+
+def test_sigterm_in_socket_mode_closes_the_socket_and_asks_to_retry(
+    stall: StallServer, tmp_path: Path
+) -> None:
+    endpoint = f"{LOOPBACK}:{stall.port}"
+    with FakeSlack() as slack, FakeSocketMode() as sm:
+        slack.socket_urls = sm.new_url
+        env = bot_env(slack, free_port(), endpoint, SLACK_APP_TOKEN=APP_TOKEN, FIXCHECK_PROBE_TIMEOUT="30",
+                      FIXCHECK_SHUTDOWN_GRACE="1")  # fmt: skip
+        bot = start_bot(env, tmp_path / "bot.log")
+        try:
+            conn = sm.wait_connected(1, 20)
+            key = _id("smterm")
+            payload = {"team_id": "T0FIXTEST", "user_id": _id("U"), "command": "/fixcheck", "text": endpoint,
+                       "channel_id": "C1", "response_url": slack.response_url(key), "trigger_id": "t"}  # fmt: skip
+            sm.wait_ack(sm.send("slash_commands", payload))
+            wait_until(lambda: stall.accepted > 0, 10, "the probe is in flight")
+            bot.proc.send_signal(signal.SIGTERM)
+            assert bot.proc.wait(1 + 5 + 1) == 0
+            wait_until(lambda: conn.ws.close_code is not None or conn.ws.socket.fileno() == -1, 5, "socket closed")
+            assert RETRY_WORDS in slack.wait_for(lambda c: c.path == f"/response/{key}", 1, 5)[0].all_text()
+        finally:
+            if bot.proc.poll() is None:
+                stop_bot(bot)

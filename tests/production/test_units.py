@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
 from bot.slack import metrics
+from bot.slack import store as store_module
 from bot.slack.jobs import Workers
 from bot.slack.logs import JsonFormatter
 from bot.slack.settings import ConfigError, Settings
@@ -95,3 +99,29 @@ def test_drain_returns_the_retry_of_each_unfinished_job_and_refuses_new_ones() -
     assert sorted(retried) == ["queued", "running"]
     assert not pool.submit(lambda: None) and not pool.accepting
     gate.set()
+
+
+def test_redis_coming_back_is_used_again(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(store_module, "RETRY_AFTER", 0.2)
+    store = RedisStore(redis_server.url)
+    seen = SharedSeenEvents(store)
+    assert seen.first_time("EvBack1")
+    redis_server.kill()
+    assert seen.first_time("EvBack2") and not store.up
+    again = subprocess.Popen(
+        ["redis-server", "--bind", LOOPBACK, "--port", str(redis_server.port), "--save", "", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.slack.store"):
+            deadline = time.monotonic() + 10
+            while not store.ping() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        assert store.up and metrics.REGISTRY.get_sample_value("fixcheck_shared_store_up") == 1
+        assert any("is back" in r.getMessage() for r in caplog.records)
+        assert seen.first_time("EvBack3") and not seen.first_time("EvBack3")
+    finally:
+        again.terminate()
+        again.wait(5)
