@@ -1,16 +1,17 @@
 """Run the bot: HTTP (Starlette under uvicorn) or Socket Mode, chosen by the environment.
 
 - HTTP (no SLACK_APP_TOKEN): `POST /slack/events` takes events, slash commands and
-  interactivity, with signatures checked by Bolt.
-- Socket Mode (SLACK_APP_TOKEN set): Slack's WebSocket (see bot.slack.socket_mode).
-- Both serve on PORT: `GET /healthz` (liveness; in Socket Mode 503 once the socket has
-  been down longer than FIXCHECK_SOCKET_GRACE), `GET /readyz` (taking work) and
-  `GET /metrics` (Prometheus text).
-- SIGTERM: no new work; jobs in flight get FIXCHECK_SHUTDOWN_GRACE s, then each
-  unfinished one gets a "please retry"; exit 0.
+  interactivity, with signatures checked by Bolt; `GET /healthz` answers 200.
+- Socket Mode (SLACK_APP_TOKEN set): Slack's WebSocket; `GET /healthz` is still served on
+  PORT so that the same container health check works.
 
 Bolt's synchronous `App.dispatch` waits for `ack()`; it runs in a worker thread so the
 event loop keeps accepting requests while it does.
+
+Production (see bot.slack.runtime): `GET /healthz` answers 503 in Socket Mode once the
+socket has been down longer than FIXCHECK_SOCKET_GRACE; `GET /readyz` and
+`GET /metrics` are served in both modes; SIGTERM gives jobs in flight
+FIXCHECK_SHUTDOWN_GRACE seconds, then each unfinished one gets a "please retry".
 """
 
 from __future__ import annotations
