@@ -75,7 +75,7 @@ class Runtime:
             return
         self.stop_requested_at = time.monotonic()
         self.stopping.set()
-        log.info("SIGTERM: taking no new work; jobs in flight get %.0f s", self.services.settings.shutdown_grace)
+        log.info("shutdown requested (SIGTERM): taking no new work; jobs in flight get %.0f s", self.services.settings.shutdown_grace)
         if self.socket is not None:
             threading.Thread(target=self.socket.close, name="fixcheck-socket-close", daemon=True).start()
 

@@ -6,16 +6,19 @@ retried event twice and each counts its own limit: the check is sensitive to the
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.production.conftest import BotFactory, RedisServer, metric, wait_until
 from tests.slack.conftest import SlackPki
-from tests.slack.fakeslack import FakeSlack, send_command, send_event
-from tests.slack.localservers import LOOPBACK, StallServer
+from tests.slack.fakeslack import APP_TOKEN, FakeSlack, event_body, send_command, send_event
+from tests.slack.fakesocket import FakeSocketMode
+from tests.slack.localservers import LOOPBACK, StallServer, bot_env, free_port, start_bot, stop_bot
 
 RETRY_WORDS = "Please send it again"
 
@@ -102,3 +105,29 @@ def test_a_replica_dying_mid_job_leaves_its_user_a_please_retry(
     posted = fake_slack.wait_for(lambda c: c.path == f"/response/{key}", 1, 30)
     assert RETRY_WORDS in posted[0].all_text()
     assert survivor.proc.poll() is None
+
+
+def test_socket_mode_replicas_answer_an_envelope_resent_on_the_other_connection_once(
+    redis_server: RedisServer, slack_pki: SlackPki, tmp_path: Path
+) -> None:
+    with FakeSlack() as slack, FakeSocketMode() as sm:
+        slack.socket_urls = sm.new_url
+        bots = []
+        try:
+            for n in range(2):
+                env = bot_env(slack, free_port(), "localhost:*", SLACK_APP_TOKEN=APP_TOKEN,
+                              FIXCHECK_REDIS_URL=redis_server.url)  # fmt: skip
+                bots.append(start_bot(env, tmp_path / f"sm{n}.log"))
+            wait_until(lambda: len(sm.live()) == 2, 20, "both replicas connected")
+            first, second = sm.live()
+            event = _paste(slack_pki, _id("U"))
+            payload = json.loads(event_body(event, _id("Ev")))
+            sm.wait_ack(sm.send("events_api", payload, conn=first))
+            sm.wait_ack(sm.send("events_api", payload, conn=second, retry_attempt=1))
+            channel = str(event["channel"])
+            slack.wait_for(lambda c: c.api == "chat.postMessage" and c.params.get("channel") == channel)
+            time.sleep(1.5)
+            assert len(slack.posts_to(channel)) == 1
+        finally:
+            for bot in bots:
+                stop_bot(bot)

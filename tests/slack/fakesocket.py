@@ -126,9 +126,22 @@ class FakeSocketMode:
                     raise AssertionError(f"no Socket Mode connection #{count} within {timeout} s")
                 self.cond.wait(min(left, 0.2))
 
-    def send(self, kind: str, payload: dict[str, Any], *, retry_attempt: int = 0, envelope_id: str | None = None) -> str:
-        """Send one envelope (`slash_commands`, `events_api`, `interactive`) on the live connection."""
-        conn = self.wait_connected()
+    def live(self) -> list[_Conn]:
+        """Every open connection (several bots, or several replicas, may be connected at once)."""
+        with self.cond:
+            return [c for c in self.connections if c.ws.close_code is None and c.ws.socket.fileno() != -1]
+
+    def send(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        retry_attempt: int = 0,
+        envelope_id: str | None = None,
+        conn: _Conn | None = None,
+    ) -> str:
+        """Send one envelope (`slash_commands`, `events_api`, `interactive`) on `conn` or the newest live connection."""
+        conn = conn or self.wait_connected()
         envelope_id = envelope_id or uuid.uuid4().hex
         envelope = {
             "envelope_id": envelope_id,
