@@ -20,8 +20,9 @@ import httpx
 
 from tests.production.conftest import SocketBot, metric, wait_until
 from tests.slack.conftest import SlackPki
-from tests.slack.fakeslack import BOT_TOKEN, TEAM_ID, Call, FakeSlack, event_body
-from tests.slack.localservers import LOOPBACK, REPO, bot_env, free_port
+from tests.slack.fakeslack import APP_TOKEN, BOT_TOKEN, TEAM_ID, Call, FakeSlack, event_body
+from tests.slack.fakesocket import FakeSocketMode
+from tests.slack.localservers import LOOPBACK, REPO, bot_env, free_port, start_bot, stop_bot
 
 ACK_LIMIT = 3.0  # Slack's
 
@@ -202,3 +203,19 @@ def test_a_rejected_app_token_exits_2_with_a_clear_message(fake_slack: FakeSlack
     done = subprocess.run([sys.executable, "-m", "bot"], cwd=REPO, env=env, capture_output=True, timeout=30)
     assert done.returncode == 2
     assert b"SLACK_APP_TOKEN" in done.stderr and b"Traceback" not in done.stderr
+
+
+def test_apps_connections_open_failing_at_start_up_is_retried(tmp_path: Path) -> None:
+    with FakeSlack() as slack, FakeSocketMode() as sm:
+        slack.socket_urls = sm.new_url
+        slack.connections_open_failures = 3
+        env = bot_env(slack, free_port(), f"{LOOPBACK}:*", SLACK_APP_TOKEN=APP_TOKEN)
+        bot = start_bot(env, tmp_path / "bot.log")
+        try:
+            assert httpx.get(f"{bot.url}/readyz").status_code in (200, 503)
+            sm.wait_connected(1, 20)
+            wait_until(lambda: httpx.get(f"{bot.url}/readyz").status_code == 200, 5, "ready once connected")
+            logs = bot.logs()
+            assert "apps.connections.open failed (internal_error)" in logs and "Traceback" not in logs
+        finally:
+            stop_bot(bot)
