@@ -53,7 +53,12 @@ class Runtime:
             down = self.socket.state.down_for()
             body["socket_connected"] = self.socket.state.connected
             if down > self.services.settings.socket_grace:
-                body.update(ok=False, error=f"Socket Mode connection down for {down:.0f} s")
+                body.update(
+                    ok=False,
+                    error=f"Socket Mode connection down for {down:.0f} s",
+                    fix="check outbound HTTPS/WSS to slack.com and that SLACK_APP_TOKEN has connections:write "
+                    "(the log says why apps.connections.open failed)",
+                )
         return (200 if body["ok"] else 503), body
 
     def ready(self) -> tuple[int, dict[str, Any]]:

@@ -172,7 +172,11 @@ class SocketRunner:
             self._retry_later(type(exc).__name__)
 
     def _retry_later(self, why: str) -> None:
-        log.error("Socket Mode: reconnect failed (%s); next try in %.0f s", why, self._next_try - time.monotonic())
+        log.error(
+            "Socket Mode: reconnect failed (%s); next try in %.0f s (/readyz is 503 until connected)",
+            why,
+            self._next_try - time.monotonic(),
+        )
         metrics.slack_api_errors.labels("apps.connections.open", metrics.label(why)).inc()
 
 

@@ -106,7 +106,8 @@ class RedisStore:
         if was_up:  # one line per outage, not one per event
             log.error(
                 "shared store (Redis) unavailable: %s; falling back to this replica's memory "
-                "(de-duplication and limits are per replica until it is back)",
+                "(de-duplication and limits are per replica until it is back). "
+                'Check it with: redis-cli -u "$FIXCHECK_REDIS_URL" ping',
                 type(exc).__name__,
             )
 
