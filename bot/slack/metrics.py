@@ -40,7 +40,10 @@ probe_seconds = Histogram(
     buckets=_REPLY_BUCKETS, registry=REGISTRY,
 )  # fmt: skip
 jobs_queued = Gauge("fixcheck_jobs_queued", "Jobs queued or running in this replica", registry=REGISTRY)
-jobs_refused = Counter("fixcheck_jobs_refused", "Jobs refused (queue full or shutting down)", registry=REGISTRY)
+jobs_refused = Counter(
+    "fixcheck_jobs_refused", "Requests not run: queue full, shutting down, or the user over the per-user limit",
+    registry=REGISTRY,
+)  # fmt: skip
 slack_api_errors = Counter(
     "fixcheck_slack_api_errors", "Slack Web API calls that failed, by method and Slack's error name", ["method", "error"],
     registry=REGISTRY,

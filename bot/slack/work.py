@@ -152,6 +152,7 @@ def flooding(services: Services, user: str, reply: Reply) -> bool:
     if limiter is None or limiter.allow(user):
         return False
     wait = limiter.retry_after(user)
+    metrics.jobs_refused.inc()
     log.info("per-user limit reached; dropping a request (retry in %d s)", wait)
     if services.flood_notices is None or services.flood_notices.allow(user):
         text = (

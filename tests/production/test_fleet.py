@@ -65,6 +65,7 @@ def test_the_per_user_limit_is_shared_only_with_redis(
     assert len(refused) == (1 if shared else 0)
     if shared:
         assert refused[0].params["channel"] == events[2]["channel"], "the third request, on the other replica"
+        assert metric(b, "fixcheck_jobs_refused_total") == 1 and metric(a, "fixcheck_jobs_refused_total") == 0
 
 
 def test_redis_going_away_degrades_to_memory_with_one_log_line(
