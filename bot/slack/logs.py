@@ -74,7 +74,7 @@ def configure(level: str = "INFO", log_format: str = "text") -> None:
     root.setLevel(level)
     numeric = logging.getLevelName(level)
     quiet = max(numeric if isinstance(numeric, int) else logging.INFO, logging.INFO)
-    for name in ("slack_bolt", "slack_sdk", "httpx", "httpcore", "urllib3"):
+    for name in ("slack_bolt", "slack_sdk", "websocket", "httpx", "httpcore", "urllib3"):
         logging.getLogger(name).setLevel(
             max(quiet, logging.WARNING) if name.startswith(("httpx", "httpcore", "urllib3")) else quiet
         )

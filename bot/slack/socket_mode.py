@@ -39,6 +39,10 @@ PING_INTERVAL = 3.0  # seconds between the client's pings
 STALE_AFTER = 9.0  # no pong or message for this long: the connection is dead (< 15 s with the check interval)
 CHECK_EVERY = 1.0
 BACKOFF_MAX = 30.0
+# The client logs every envelope, payload included, at DEBUG. By default it uses the Bolt
+# app's logger, which Bolt sets to the root level (DEBUG when FIXCHECK_LOG_LEVEL=DEBUG);
+# a logger under `slack_sdk` is held at INFO by logs.configure, so payloads never reach the log.
+CLIENT_LOGGER = "slack_sdk.socket_mode.fixcheck"
 FATAL_ERRORS = ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "not_allowed_token_type")
 
 
@@ -93,7 +97,9 @@ class SocketRunner:
 
     def __init__(self, app: App, app_token: str) -> None:
         self.state = SocketState()
-        self.handler = _TimedHandler(app, app_token, web_client=app.client, ping_interval=PING_INTERVAL)
+        self.handler = _TimedHandler(
+            app, app_token, web_client=app.client, ping_interval=PING_INTERVAL, logger=logging.getLogger(CLIENT_LOGGER)
+        )
         client = self.handler.client
         client.on_open_listeners.append(self._on_open)
         client.on_close_listeners.append(lambda _ws: self._on_lost("closed"))

@@ -219,3 +219,11 @@ def test_apps_connections_open_failing_at_start_up_is_retried(tmp_path: Path) ->
             assert "apps.connections.open failed (internal_error)" in logs and "Traceback" not in logs
         finally:
             stop_bot(bot)
+
+
+def test_no_key_material_in_the_socket_mode_bot_log_at_debug(socket_bot: SocketBot, slack_pki: SlackPki) -> None:
+    """Runs after the journeys above (upload and paste of a private key, LOG_LEVEL=DEBUG)."""
+    logs = socket_bot.bot.logs()
+    assert "envelope_id" not in logs and "BEGIN" not in logs
+    for line in slack_pki.key_lines():
+        assert line not in logs
