@@ -93,6 +93,8 @@ class Runtime:
         if unfinished:
             log.warning("shutdown: %d job(s) unfinished after the grace; asking their users to retry", len(unfinished))
             _run_bounded(unfinished, RETRY_POST_BUDGET)
+        if self.book is not None:
+            self.book.close_all()
         log.info("shutdown complete")
 
 

@@ -199,6 +199,13 @@ class JobBook:
 
         self._store.call(run)
 
+    def close_all(self) -> None:
+        """At shutdown, after this replica has asked its users to retry: no other replica must ask again."""
+        with self._lock:
+            mine = list(self._mine)
+        for job_id in mine:
+            self.close(job_id)
+
     def renew(self) -> None:
         """Extend this replica's leases; re-adds records lost while Redis was down."""
         with self._lock:

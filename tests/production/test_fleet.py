@@ -7,6 +7,7 @@ retried event twice and each counts its own limit: the check is sensitive to the
 from __future__ import annotations
 
 import json
+import signal
 import time
 import uuid
 from pathlib import Path
@@ -132,3 +133,22 @@ def test_socket_mode_replicas_answer_an_envelope_resent_on_the_other_connection_
         finally:
             for bot in bots:
                 stop_bot(bot)
+
+
+def test_a_replica_stopped_by_sigterm_is_not_answered_for_twice(
+    bots: BotFactory, redis_server: RedisServer, fake_slack: FakeSlack, stall: StallServer
+) -> None:
+    endpoint = f"{LOOPBACK}:{stall.port}"
+    env = {"FIXCHECK_REDIS_URL": redis_server.url, "FIXCHECK_PROBE_TIMEOUT": "30", "FIXCHECK_SHUTDOWN_GRACE": "1"}
+    stopping, survivor = bots(allowed=endpoint, **env), bots(allowed=endpoint, **env)
+    key = _id("stopped")
+    with httpx.Client(timeout=10) as http:
+        send_command(http, stopping.events_url, endpoint, user=_id("U"), response_url=fake_slack.response_url(key))
+    wait_until(lambda: stall.accepted > 0, 10, "the probe is in flight")
+    stopping.proc.send_signal(signal.SIGTERM)
+    assert stopping.proc.wait(10) == 0
+    fake_slack.wait_for(lambda c: c.path == f"/response/{key}", 1, 5)
+    assert not redis_server.client().hgetall("fixcheck:jobs"), "no job left for another replica to answer"
+    time.sleep(3)
+    assert len(fake_slack.find(lambda c: c.path == f"/response/{key}")) == 1
+    assert survivor.proc.poll() is None
