@@ -7,6 +7,11 @@
 
 Bolt's synchronous `App.dispatch` waits for `ack()`; it runs in a worker thread so the
 event loop keeps accepting requests while it does.
+
+Production (see bot.slack.runtime): `GET /healthz` answers 503 in Socket Mode once the
+socket has been down longer than FIXCHECK_SOCKET_GRACE; `GET /readyz` and
+`GET /metrics` are served in both modes; SIGTERM gives jobs in flight
+FIXCHECK_SHUTDOWN_GRACE seconds, then each unfinished one gets a "please retry".
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
+import time
 from collections.abc import Sequence
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -30,15 +38,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.slack import logs, reminders, shapes, signature
+from bot.slack import logs, metrics, reminders, shapes, signature
 from bot.slack.app import create_app
+from bot.slack.runtime import Runtime, attach_store, start_fleet_thread
 from bot.slack.services import Services
 from bot.slack.settings import ConfigError, Settings
+from bot.slack.socket_mode import SocketRunner
 
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+READY_PATH = "/readyz"
+METRICS_PATH = "/metrics"
 MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are far smaller; a larger body is not Slack
 
 
@@ -61,7 +73,9 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
             return Response(status_code=400, content="malformed request body")
         if not well_formed(bolt_request.body):
             return Response(status_code=400, content="malformed request body")
+        start = time.monotonic()
         bolt_response = await run_in_threadpool(self.app.dispatch, bolt_request)
+        metrics.ack_seconds.labels(metrics.kind_of(bolt_request.body)).observe(time.monotonic() - start)
         return to_starlette_response(bolt_response)
 
 
@@ -94,17 +108,36 @@ def well_formed(body: object) -> bool:
     return event is None or (isinstance(event, dict) and isinstance(event.get("type", ""), str | None))
 
 
-def build_asgi(app: App | None) -> Starlette:
-    """The ASGI app: the Slack endpoint (unless `app` is None, in Socket Mode) and the health check."""
+def build_asgi(app: App | None, runtime: Runtime | None = None) -> Starlette:
+    """The ASGI app: the Slack endpoint (unless `app` is None, in Socket Mode), health, readiness, metrics."""
 
     async def healthz(_: Request) -> Response:
-        return JSONResponse({"ok": True, "mode": "http" if app is not None else "socket"})
+        if runtime is None:
+            return JSONResponse({"ok": True, "mode": "http" if app is not None else "socket"})
+        status, body = runtime.health()
+        return JSONResponse(body, status_code=status)
 
-    routes = [Route(HEALTH_PATH, healthz, methods=["GET"])]
+    async def readyz(_: Request) -> Response:
+        if runtime is None:
+            return JSONResponse({"ready": True})
+        status, body = runtime.ready()
+        return JSONResponse(body, status_code=status)
+
+    async def metrics_page(_: Request) -> Response:
+        return Response(metrics.render(), media_type=metrics.CONTENT_TYPE)
+
+    routes = [
+        Route(HEALTH_PATH, healthz, methods=["GET"]),
+        Route(READY_PATH, readyz, methods=["GET"]),
+        Route(METRICS_PATH, metrics_page, methods=["GET"]),
+    ]
     if app is not None:
         handler = ThreadedSlackRequestHandler(app)
 
         async def events(req: Request) -> Response:
+            if runtime is not None and runtime.stopping.is_set():
+                # Shutting down: Slack retries a 503, so the event reaches a replica that stays.
+                return Response(status_code=503, content="shutting down")
             return await handler.handle(req)
 
         routes.append(Route(EVENTS_PATH, events, methods=["POST"]))
@@ -128,12 +161,17 @@ ENVIRONMENT = (
     ("FIXCHECK_DB", "./fixcheck-watches.db", "SQLite file of expiry watches (public certificate facts only)"),
     ("FIXCHECK_DATABASE_URL", "unset", "PostgreSQL URL for expiry watches shared by several replicas (overrides FIXCHECK_DB)"),
     ("FIXCHECK_REMINDER_INTERVAL", "300", "seconds between the expiry-reminder scheduler's ticks"),
+    ("FIXCHECK_REDIS_URL", "unset", "Redis shared by replicas: de-duplication, rate limits, job records"),
+    ("FIXCHECK_SOCKET_GRACE", "30", "Socket Mode: seconds the socket may be down before /healthz answers 503"),
+    ("FIXCHECK_SHUTDOWN_GRACE", "10", "SIGTERM: seconds jobs in flight get before their users are asked to retry"),
+    ("FIXCHECK_LOG_FORMAT", "text", "text, or json (one object per line)"),
+    ("FIXCHECK_LOG_LEVEL", "INFO", "log level (LOG_LEVEL is read too); logs never contain keys, PEM blocks or tokens"),
     ("LOG_LEVEL", "INFO", "log level; logs never contain keys, PEM blocks or tokens"),
 )
 MODES = """modes (chosen by the environment):
   Socket Mode  SLACK_APP_TOKEN set: Slack's WebSocket, no public URL needed; GET /healthz is still
                served on FIXCHECK_BIND:PORT for the container health check.
-  HTTP mode    SLACK_APP_TOKEN unset: POST /slack/events and GET /healthz on FIXCHECK_BIND:PORT.
+  HTTP mode    SLACK_APP_TOKEN unset: POST /slack/events, GET /healthz /readyz /metrics on FIXCHECK_BIND:PORT.
                This is plain HTTP: put an HTTPS reverse proxy in front (Slack calls https:// only).
   reminders    `fixcheck-bot reminders --now 2027-01-01T09:00:00Z`: run the expiry-reminder scheduler
                once at that UTC instant and exit (see `fixcheck-bot reminders --help`)."""
@@ -174,8 +212,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # start that the `client` we give it (our base URL, retries) wins. From here on the token
     # lives in `settings`: nothing else in the process should find it in the environment.
     os.environ.pop("SLACK_BOT_TOKEN", None)
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, settings.log_format)
     services = Services.create(settings)
+    runtime = Runtime(services)
+    if settings.redis_url:
+        runtime.store, runtime.book = attach_store(services, settings.redis_url)
     try:
         app = create_app(settings, services=services)
     except (BoltError, SlackApiError) as exc:
@@ -187,19 +228,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"fixcheck-bot: cannot reach Slack at {settings.api_url}: {type(exc).__name__}", file=sys.stderr)
         return 1
-    reminder_thread = reminders.start(services, os.environ)
-    try:
-        if settings.socket_mode:
-            return _run_socket_mode(app, settings)
-        log.info(
-            "fixcheck bot: HTTP mode on %s:%d (POST %s, GET %s)", settings.bind, settings.port, EVENTS_PATH, HEALTH_PATH
-        )
-        _serve(build_asgi(app), settings)
-        return 0
-    finally:
-        if reminder_thread is not None:
-            reminder_thread.stop()
-        services.close()
+    if runtime.store is not None:
+        start_fleet_thread(runtime, app.client)
+    runtime.reminders = reminders.start(services, os.environ)
+    if settings.socket_mode:
+        return _run_socket_mode(app, settings, runtime)
+    log.info(
+        "fixcheck bot: HTTP mode on %s:%d (POST %s, GET %s %s %s)",
+        settings.bind, settings.port, EVENTS_PATH, HEALTH_PATH, READY_PATH, METRICS_PATH,
+    )  # fmt: skip
+    _serve(build_asgi(app, runtime), settings, runtime)
+    return _finish(runtime)
 
 
 def healthcheck(settings: Settings) -> int:
@@ -217,37 +256,74 @@ def healthcheck(settings: Settings) -> int:
     return 0
 
 
-def _serve(asgi: Starlette, settings: Settings) -> None:
-    uvicorn.run(
+class _Server(uvicorn.Server):
+    """uvicorn, telling the runtime at the first SIGTERM/SIGINT (before its own graceful stop)."""
+
+    def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
+        super().__init__(config)
+        self.runtime = runtime
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.runtime.request_stop()
+        super().handle_exit(sig, frame)
+
+
+def _serve(asgi: Starlette, settings: Settings, runtime: Runtime) -> None:
+    config = uvicorn.Config(
         asgi,
         host=settings.bind,
         port=settings.port,
-        log_config=logs.uvicorn_log_config(settings.log_level),
+        log_config=logs.uvicorn_log_config(settings.log_level, settings.log_format),
         proxy_headers=False,
         server_header=False,
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=min(5, max(1, int(settings.shutdown_grace))),
     )
-
-
-def _run_socket_mode(app: App, settings: Settings) -> int:
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-    assert settings.app_token is not None
-    handler = SocketModeHandler(app, settings.app_token, web_client=app.client)
+    # uvicorn re-raises the signal it caught once it has stopped; with this handler in place
+    # that lands here (a no-op) instead of killing the process before the jobs are drained.
+    previous = signal.signal(signal.SIGTERM, _ignore)
     try:
-        handler.connect()  # type: ignore[no-untyped-call]
-    except (SlackApiError, OSError) as exc:
+        _Server(config, runtime).run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _ignore(_sig: int, _frame: FrameType | None) -> None:
+    return None
+
+
+def _finish(runtime: Runtime) -> int:
+    """After uvicorn stopped: drain (SIGTERM's promise), then leave without waiting for stuck threads."""
+    runtime.shutdown()
+    if runtime.reminders is not None:
+        runtime.reminders.stop()
+    runtime.services.downloader.close()
+    if runtime.store is not None:
+        runtime.store.close()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # A job still stuck in a probe would make the interpreter wait for its thread at exit;
+    # its user has been asked to retry, so exit now, within grace + 5 s as promised.
+    os._exit(0)
+
+
+def _run_socket_mode(app: App, settings: Settings, runtime: Runtime) -> int:
+    assert settings.app_token is not None
+    runner = SocketRunner(app, settings.app_token)
+    try:
+        runner.start()
+    except SlackApiError as exc:
         print(
-            f"fixcheck-bot: cannot open a Socket Mode connection (check SLACK_APP_TOKEN): {logs.redact(str(exc)).replace(chr(10), ' ')[:200]}",
+            f"fixcheck-bot: Slack rejected SLACK_APP_TOKEN (apps.connections.open failed): {logs.redact(str(exc)).replace(chr(10), ' ')[:200]}",
             file=sys.stderr,
         )
         return 2
-    log.info("fixcheck bot: Socket Mode connected; health check on %s:%d%s", settings.bind, settings.port, HEALTH_PATH)
-    try:
-        _serve(build_asgi(None), settings)
-    finally:
-        handler.close()  # type: ignore[no-untyped-call]
-    return 0
+    runtime.socket = runner
+    log.info(
+        "fixcheck bot: Socket Mode; %s %s %s on %s:%d", HEALTH_PATH, READY_PATH, METRICS_PATH, settings.bind, settings.port
+    )
+    _serve(build_asgi(None, runtime), settings, runtime)
+    return _finish(runtime)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,9 @@ DEFAULT_WORKERS = 16
 DEFAULT_PROBES_PER_MINUTE = 6
 DEFAULT_JOBS_PER_MINUTE = 20  # diagnoses (uploads, pastes, commands) per user
 DEFAULT_PROBE_TIMEOUT = 10.0
+DEFAULT_SOCKET_GRACE = 30.0  # seconds the Socket Mode connection may be down before /healthz says 503
+DEFAULT_SHUTDOWN_GRACE = 10.0  # seconds jobs in flight get after SIGTERM
+_LOG_FORMATS = ("text", "json")
 
 # host:port patterns: letters, digits, dots, dashes, underscores, `*`; IPv6 in brackets.
 _PATTERN = re.compile(r"^(?:\[[0-9A-Fa-f:.*]+\]|[A-Za-z0-9.\-_*]+):(?:\d{1,5}|\*)$")
@@ -47,6 +50,10 @@ class Settings:
     jobs_per_minute: int = DEFAULT_JOBS_PER_MINUTE
     probe_timeout: float = DEFAULT_PROBE_TIMEOUT
     log_level: str = "INFO"
+    log_format: str = "text"
+    redis_url: str | None = None
+    socket_grace: float = DEFAULT_SOCKET_GRACE
+    shutdown_grace: float = DEFAULT_SHUTDOWN_GRACE
 
     @property
     def socket_mode(self) -> bool:
@@ -64,7 +71,8 @@ class Settings:
     def __repr__(self) -> str:  # never print the secrets
         return (
             f"Settings(mode={'socket' if self.socket_mode else 'http'}, api_url={self.api_url!r}, port={self.port}, "
-            f"allowed_endpoints={self.allowed_endpoints!r}, max_file_bytes={self.max_file_bytes})"
+            f"allowed_endpoints={self.allowed_endpoints!r}, max_file_bytes={self.max_file_bytes}, "
+            f"shared_store={'redis' if self.redis_url else 'memory'})"
         )
 
     @classmethod
@@ -94,7 +102,12 @@ class Settings:
             probes_per_minute=_int(env, "FIXCHECK_PROBES_PER_MINUTE", DEFAULT_PROBES_PER_MINUTE, 0, 10_000),
             jobs_per_minute=_int(env, "FIXCHECK_JOBS_PER_MINUTE", DEFAULT_JOBS_PER_MINUTE, 1, 10_000),
             probe_timeout=_float(env, "FIXCHECK_PROBE_TIMEOUT", DEFAULT_PROBE_TIMEOUT, 0.5, 60.0),
-            log_level=_log_level(env.get("LOG_LEVEL", "").strip() or "INFO"),
+            # FIXCHECK_LOG_LEVEL is the spec's name; LOG_LEVEL is kept for existing deployments.
+            log_level=_log_level(env.get("FIXCHECK_LOG_LEVEL", "").strip() or env.get("LOG_LEVEL", "").strip() or "INFO"),
+            log_format=_choice(env, "FIXCHECK_LOG_FORMAT", _LOG_FORMATS),
+            redis_url=_redis_url(env.get("FIXCHECK_REDIS_URL", "").strip()),
+            socket_grace=_float(env, "FIXCHECK_SOCKET_GRACE", DEFAULT_SOCKET_GRACE, 1.0, 3600.0),
+            shutdown_grace=_float(env, "FIXCHECK_SHUTDOWN_GRACE", DEFAULT_SHUTDOWN_GRACE, 0.0, 600.0),
         )
 
 
@@ -154,8 +167,25 @@ def _patterns(raw: str | None) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    raw = env.get(name, "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw[:20]!r}")
+    return raw
+
+
+def _redis_url(raw: str) -> str | None:
+    """redis://, rediss:// or unix:// (validated here so that a typo fails at start-up, not at the first event)."""
+    if not raw:
+        return None
+    if urlsplit(raw).scheme not in ("redis", "rediss", "unix"):
+        # Never echo the URL: it may carry a password.
+        raise ConfigError("FIXCHECK_REDIS_URL must be a redis://, rediss:// or unix:// URL (e.g. redis://redis:6379/0)")
+    return raw
+
+
 def _log_level(raw: str) -> str:
     level = raw.upper()
     if level not in _LOG_LEVELS:
-        raise ConfigError(f"LOG_LEVEL must be one of {', '.join(_LOG_LEVELS)}, got {raw[:20]!r}")
+        raise ConfigError(f"FIXCHECK_LOG_LEVEL (or LOG_LEVEL) must be one of {', '.join(_LOG_LEVELS)}, got {raw[:20]!r}")
     return level

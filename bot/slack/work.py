@@ -8,6 +8,7 @@ end in a short reply with an error id; nothing here logs message text or file by
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.client import HTTPException
@@ -18,7 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.engine import FixLogon, Report
-from bot.slack import endpoints, exposure, render
+from bot.slack import endpoints, exposure, metrics, render
 from bot.slack.downloads import DownloadError, is_relevant
 from bot.slack.render import Message
 from bot.slack.services import Services, new_error_id
@@ -28,6 +29,13 @@ log = logging.getLogger(__name__)
 Reply = Callable[[Message], None]
 # Failures of Slack's API or of the network to it: expected in operation, logged without a traceback.
 SLACK_FAILURES = (SlackClientError, URLError, HTTPException, ConnectionError, TimeoutError)
+
+# Posted for each job that a stopping (SIGTERM) or dead replica could not finish.
+RETRY_TEXT = (
+    ":arrows_counterclockwise: fixcheck was restarted before it could answer this request. "
+    "Please send it again (upload, paste or command) in a minute."
+)
+BUSY_TEXT = ":hourglass: fixcheck is busy right now; please try again in a minute."
 
 
 @dataclass
@@ -48,9 +56,30 @@ class Job:
     shared_text: str = field(default="", repr=False)
     unread_files: list[str] = field(default_factory=list)
     channel: str | None = None  # where the reply goes, when known: a diagnosed certificate can be watched there
+    received: float = field(default_factory=time.monotonic)  # for fixcheck_reply_seconds
+
+    @property
+    def kind(self) -> str:
+        """A bounded label for the reply-latency histogram."""
+        if self.stunnel is not None:
+            return "stunnel"
+        if self.target is not None:
+            return "probe"
+        return "upload" if self.files else "paste"
 
 
-def thread_reply(client: WebClient, channel: str, thread_ts: str) -> Reply:
+class PostReply:
+    """A reply that also says where it goes (`target`), so that another replica can answer for a dead one."""
+
+    def __init__(self, post: Callable[[Message], None], target: Mapping[str, str]) -> None:
+        self._post = post
+        self.target = dict(target)
+
+    def __call__(self, message: Message) -> None:
+        self._post(message)
+
+
+def thread_reply(client: WebClient, channel: str, thread_ts: str) -> PostReply:
     def post(message: Message) -> None:
         client.chat_postMessage(
             channel=channel,
@@ -61,14 +90,30 @@ def thread_reply(client: WebClient, channel: str, thread_ts: str) -> Reply:
             unfurl_media=False,
         )
 
-    return post
+    return PostReply(post, {"channel": channel, "thread_ts": thread_ts})
 
 
-def response_url_reply(services: Services, response_url: str) -> Reply:
+def response_url_reply(services: Services, response_url: str) -> PostReply:
     def post(message: Message) -> None:
         services.post_response(response_url, message.text, message.blocks)
 
-    return post
+    return PostReply(post, {"response_url": response_url})
+
+
+def _error_name(exc: SlackApiError) -> str:
+    return str(exc.response.get("error", "error")) if exc.response is not None else "error"
+
+
+def count_slack_error(exc: BaseException) -> None:
+    """`fixcheck_slack_api_errors_total{method,error}` for a failed Web API call (the method from its URL)."""
+    if isinstance(exc, SlackApiError):
+        url = str(getattr(exc.response, "api_url", "") or "")
+        method = url.rstrip("/").rsplit("/", 1)[-1] if url else "unknown"
+        metrics.slack_api_errors.labels(metrics.label(method), metrics.label(_error_name(exc))).inc()
+
+
+def _abandon(reply: Reply) -> Callable[[], None]:
+    return lambda: run_safely(reply, lambda: reply(render.render_text(RETRY_TEXT)))
 
 
 def submit(services: Services, job: Job, *, client: WebClient | None = None) -> bool:
@@ -79,13 +124,13 @@ def submit(services: Services, job: Job, *, client: WebClient | None = None) -> 
 
     if flooding(services, job.user, job.reply):
         return False
-    if services.workers.submit(run):
+    target = getattr(job.reply, "target", None)
+    if services.workers.submit(run, abandon=_abandon(job.reply), target=target):
         return True
-    log.warning("worker queue full; refusing a job")
-    run_safely(
-        job.reply,
-        lambda: job.reply(render.render_text(":hourglass: fixcheck is busy right now; please try again in a minute.")),
-    )
+    stopping = not services.workers.accepting
+    log.warning("%s; refusing a job", "shutting down" if stopping else "worker queue full")
+    text = RETRY_TEXT if stopping else BUSY_TEXT
+    run_safely(job.reply, lambda: job.reply(render.render_text(text)))
     return False
 
 
@@ -116,6 +161,7 @@ def flooding(services: Services, user: str, reply: Reply) -> bool:
     if limiter is None or limiter.allow(user):
         return False
     wait = limiter.retry_after(user)
+    metrics.jobs_refused.inc()
     log.info("per-user limit reached; dropping a request (retry in %d s)", wait)
     if services.flood_notices is None or services.flood_notices.allow(user):
         text = (
@@ -132,6 +178,7 @@ def run_safely(reply: Reply, work: Callable[[], None]) -> None:
     try:
         work()
     except Exception as exc:
+        count_slack_error(exc)
         error_id = new_error_id()
         if isinstance(exc, SLACK_FAILURES) or _raised_in_slack_sdk(exc):  # Slack's trouble: one line, no traceback
             log.error("a call to Slack failed error_id=%s: %s", error_id, slack_failure(exc))
@@ -145,6 +192,7 @@ def run_safely(reply: Reply, work: Callable[[], None]) -> None:
                 )
             )
         except Exception as again:  # noqa: BLE001 - nothing more we can do than log it
+            count_slack_error(again)
             log.error("could not report error_id=%s: %s", error_id, type(again).__name__)
 
 
@@ -204,9 +252,11 @@ def run_job(services: Services, job: Job, client: WebClient | None) -> None:
             extra["logon"] = job.logon
         elif job.target is None:
             notices.append("No FIX Logon sent: put the FIX server's HOST:PORT in the same message as `logon SENDER:TARGET`.")
+    started = time.monotonic()
     report = services.diagnose(
         inputs, endpoint=endpoint, stunnel=job.stunnel, timeout=services.settings.probe_timeout, **extra
     )
+    _observe(report.verdict.value, report.to_dict()["first_failure"], endpoint, time.monotonic() - started)
     log.info(
         "diagnosed inputs=%d endpoint=%s verdict=%s first_failure=%s",
         len(inputs),
@@ -219,6 +269,13 @@ def run_job(services: Services, job: Job, client: WebClient | None) -> None:
     if watches is not None:  # "Remind this channel before it expires" under a diagnosed client certificate
         message = render.with_blocks(message, watches.offer(report, job.channel))
     job.reply(message)
+    metrics.reply_seconds.labels(job.kind).observe(time.monotonic() - job.received)
+
+
+def _observe(verdict: str, first_failure: object, endpoint: str | None, seconds: float) -> None:
+    metrics.diagnoses.labels(metrics.label(verdict), metrics.label(first_failure)).inc()
+    if endpoint is not None:  # outcome only: the endpoint itself never becomes a label
+        metrics.probe_seconds.labels(metrics.label(verdict)).observe(seconds)
 
 
 def _exposed(job: Job, inputs: Sequence[tuple[str, bytes]]) -> list[str]:
@@ -260,7 +317,8 @@ def _file_info(client: WebClient | None, file: Mapping[str, Any]) -> Mapping[str
     try:
         response = client.files_info(file=str(file["id"]))
     except SlackApiError as exc:
-        error = exc.response.get("error", "error") if exc.response is not None else "error"
+        error = _error_name(exc)
+        metrics.slack_api_errors.labels("files.info", metrics.label(error)).inc()
         if error in ("missing_scope", "not_allowed_token_type", "no_permission"):
             raise DownloadError("Slack refused files.info: the app lacks the files:read scope.") from None
         raise DownloadError(f"Slack could not describe a shared file ({error}).") from None

@@ -24,6 +24,7 @@ import httpx
 from tests.slack import hostile
 
 BOT_TOKEN = "xoxb-1111-2222-faketokenfortests"
+APP_TOKEN = "xapp-1-AFIXCHECK-3333-faketokenfortests"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_USER_ID = "UFIXBOT"
 BOT_ID = "BFIXBOT"
@@ -95,6 +96,13 @@ class FakeSlack:
 
         # channel -> [Slack error, how many more times]: chat.postMessage to it fails (e.g. not_in_channel)
         self.post_errors: dict[str, list[Any]] = {}
+
+        # Socket Mode: what hands out a new single-use ws:// URL for apps.connections.open
+        # (FakeSocketMode.new_url), and how many of the next apps.connections.open calls fail.
+        self.socket_urls: Callable[[], str] | None = None
+        self.connections_open_failures = 0
+        self.connections_open_error = "internal_error"
+        self.revoked_bot_token = False
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -194,8 +202,14 @@ class FakeSlack:
             self.cond.notify_all()
 
     def _api(self, h: BaseHTTPRequestHandler, call: Call) -> None:
+        if call.api == "apps.connections.open":
+            self._connections_open(h, call)
+            return
         if call.headers.get("authorization") != f"Bearer {BOT_TOKEN}":
             self._json(h, {"ok": False, "error": "invalid_auth"})
+            return
+        if self.revoked_bot_token and call.api != "auth.test":
+            self._json(h, {"ok": False, "error": "token_revoked"})
             return
         name = call.api
         failing = self._failing.get(str(call.params.get("channel")))
@@ -248,6 +262,19 @@ class FakeSlack:
             if consume:
                 scripted[1] -= 1
             return str(scripted[0])
+
+    def _connections_open(self, h: BaseHTTPRequestHandler, call: Call) -> None:
+        if call.headers.get("authorization") != f"Bearer {APP_TOKEN}":
+            self._json(h, {"ok": False, "error": "invalid_auth"})
+            return
+        with self.cond:
+            failing = self.connections_open_failures > 0
+            if failing:
+                self.connections_open_failures -= 1
+        if failing or self.socket_urls is None:
+            self._json(h, {"ok": False, "error": self.connections_open_error})
+            return
+        self._json(h, {"ok": True, "url": self.socket_urls()})
 
     def _download(self, h: BaseHTTPRequestHandler, call: Call) -> None:
         parts = call.path.split("/")
