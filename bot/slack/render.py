@@ -107,7 +107,7 @@ def code(text: str) -> str:
 
 def key_warning(report: Report) -> str | None:
     """The warning that opens a reply whenever a private key arrived through Slack."""
-    keyed = [i for i in report.inputs if "private-key" in i.kinds or "encrypted-private-key" in i.kinds]
+    keyed = [i for i in report.inputs if i.holds_key_material]
     if not keyed:
         return None
     host = [i.name for i in keyed if i.role in HOST_KEY_ROLES]
