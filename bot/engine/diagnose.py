@@ -8,9 +8,9 @@ from collections.abc import Mapping, Sequence
 from bot.engine.certs import diagnosis_cache
 from bot.engine.context import Context, EndpointError, parse_endpoint
 from bot.engine.fix import FixLogon
-from bot.engine.inputs import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, InputFile, read_file
+from bot.engine.inputs import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, FileFormat, InputFile, read_file
 from bot.engine.report import Finding, InputSummary, Report, Status, StepResult, worst
-from bot.engine.roles import assign_roles
+from bot.engine.roles import Onboarding, assign_roles
 from bot.engine.steps import STEPS
 from bot.engine.tunnel import TunnelRun
 
@@ -56,7 +56,7 @@ def _diagnose(
 ) -> Report:
     inputs, unread = _read_all(files)
     context = Context(
-        onboarding=assign_roles(inputs),
+        onboarding=_roles(inputs),
         timeout=max(0.1, float(timeout)),
         now=now or dt.datetime.now(dt.UTC),
         unread_files=unread,
@@ -64,7 +64,7 @@ def _diagnose(
         tunnel_run=tunnel_run,
     )
     if stunnel is not None:
-        context.stunnel = read_file(_clean_name(stunnel[0]), bytes(stunnel[1]))
+        context.stunnel = _read_one(_clean_name(stunnel[0]), bytes(stunnel[1]))
     if stunnel_unreadable is not None:
         context.stunnel_unreadable = {str(k): str(v)[:200] for k, v in stunnel_unreadable.items()}
     if endpoint is not None:
@@ -100,8 +100,24 @@ def _read_all(files: Sequence[tuple[str, bytes]]) -> tuple[list[InputFile], list
         seen[clean] = seen.get(clean, 0) + 1
         if seen[clean] > 1:
             clean = f"{clean} ({seen[clean]})"
-        out.append(read_file(clean, bytes(data)))
+        out.append(_read_one(clean, bytes(data)))
     return out, unread
+
+
+def _read_one(name: str, data: bytes) -> InputFile:
+    """`read_file`, guarded: whatever a file holds, the diagnosis goes on and step 5 says why."""
+    try:
+        return read_file(name, data)
+    except Exception as exc:  # noqa: BLE001 - no input may stop the diagnosis with a traceback
+        return InputFile(name, len(data), FileFormat.BINARY, internal_error=type(exc).__name__)
+
+
+def _roles(inputs: list[InputFile]) -> Onboarding:
+    """`assign_roles`, guarded: on an unexpected error no file gets a part, and step 5 says so."""
+    try:
+        return assign_roles(inputs)
+    except Exception as exc:  # noqa: BLE001 - the steps still run and report what they can
+        return Onboarding(files=inputs, error=type(exc).__name__)
 
 
 def _clean_name(name: object) -> str:

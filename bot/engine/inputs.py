@@ -60,6 +60,7 @@ class InputFile:
     more_near_misses: int = 0  # past pem.MAX_NEAR_MISSES: counted, not listed
     truncated_at_limit: bool = False
     looks_like: str | None = None  # "stunnel-config", "stunnel-log" for text files
+    internal_error: str | None = None  # reading failed unexpectedly (the exception's class name)
 
     def of_kind(self, *kinds: Kind) -> list[Item]:
         return [i for i in self.items if i.kind in kinds]

@@ -13,10 +13,10 @@ import hashlib
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.backends.openssl import backend as _openssl_backend
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
-from cryptography.hazmat.backends.openssl import backend as _openssl_backend
 from OpenSSL import crypto
 from pyasn1.codec.der import decoder as der_decoder
 from pyasn1.error import PyAsn1Error

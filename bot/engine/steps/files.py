@@ -26,7 +26,8 @@ from bot.engine.inputs import (
 )
 from bot.engine.pem import MAX_BLOCKS, PemProblem
 from bot.engine.report import Finding, Status
-from bot.engine.roles import Onboarding, Role
+from bot.engine.roles import Onboarding, Role, server_named
+from bot.engine.steps import _files_objects
 from bot.engine.steps._common import q
 
 NUMBER = 5
@@ -66,6 +67,18 @@ def run(ctx: Context) -> list[Finding]:
                 f"{MAX_FILES} files and {MAX_TOTAL_BYTES // (1024 * 1024)} MiB in all.",
                 "Give only the onboarding files: fix.itbit.pem, ca.crt, itbit-ca.pem (and a stunnel configuration).",
                 evidence={"unread": ctx.unread_files[:50]},
+            )
+        )
+    if ob.error is not None:
+        findings.append(
+            Finding(
+                "files.roles_failed",
+                Status.WARN,
+                f"fixcheck could not work out which file plays which part ({ob.error}); each file is still "
+                "checked below, but the steps that need the client certificate or the CA were skipped.",
+                "Please report this with the command you ran (never attach private keys). Meanwhile, "
+                "follow the guide's commands with your files.",
+                ("openssl verify -CAfile ca.crt fix.itbit.pem",),
             )
         )
     for f in ob.files:
@@ -117,6 +130,9 @@ def _capped(f: InputFile, findings: list[Finding]) -> list[Finding]:
 
 def _file_findings(f: InputFile, role: Role) -> list[Finding]:
     name = q(f.name, "file")
+    special = _files_objects.unexpected(f) + _files_objects.container_findings(f) + _files_objects.serial_file(f)
+    if special:
+        return special
     if f.format is FileFormat.TOO_LARGE:
         return [
             _fail(
@@ -142,9 +158,9 @@ def _file_findings(f: InputFile, role: Role) -> list[Finding]:
             _fail(
                 "files.binary",
                 f,
-                f"{f.name} is binary and holds no certificate or key OpenSSL can read (it may be a PKCS#12/.pfx file, an archive or a document).",
-                "Export the certificate and key as PEM; from a .pfx: openssl pkcs12 -in file.pfx -out fix.itbit.pem -nodes",
-                (f"file {name}", f"openssl pkcs12 -info -in {name} -noout"),
+                f"{f.name} is binary and holds no certificate, key, CSR or PKCS#12 container OpenSSL can read (an image, an archive or a document?).",
+                "Give the PEM files of the onboarding: fix.itbit.pem, ca.crt and itbit-ca.pem.",
+                (f"file {name}",),
             )
         ]
     out: list[Finding] = []
@@ -210,6 +226,7 @@ def _file_findings(f: InputFile, role: Role) -> list[Finding]:
     if f.encoding_problem != "utf-16":  # already explained once for the whole file
         for item in f.items:
             out.extend(_item_findings(f, item, role))
+            out.extend(_files_objects.item_findings(f, item, role))
     if f.truncated_at_limit:
         out.append(
             Finding(
@@ -278,11 +295,14 @@ def _item_findings(f: InputFile, item: Item, role: Role) -> list[Finding]:
                 )
             ]
         detail = item.openssl_error or ", ".join(p.value for p in item.problems) or "undecodable"
+        # Only a block whose text did not decode is "damaged base64"; one that decoded but
+        # that OpenSSL refuses holds a malformed (or unsupported) object.
+        damage = "its base64 content is damaged" if _bad_text(item) else "its content is not a valid object of this type"
         return [
             _fail(
                 "files.pem_corrupt",
                 f,
-                f"{where} cannot be read by OpenSSL ({detail}): its base64 content is damaged.",
+                f"{where} cannot be read by OpenSSL ({detail}): {damage}.",
                 "Copy the block again from the original; do not retype or reflow it.",
                 (
                     f"openssl {'x509' if 'CERTIFICATE' in item.label and 'REQUEST' not in item.label else 'pkey'} -in {name} -noout",
@@ -325,6 +345,10 @@ def _item_findings(f: InputFile, item: Item, role: Role) -> list[Finding]:
             )
         ]
     return []
+
+
+def _bad_text(item: Item) -> bool:
+    return any(p in item.problems for p in (PemProblem.BAD_BASE64, PemProblem.EMPTY_BODY))
 
 
 def _harmless(f: InputFile) -> list[Finding]:
@@ -461,6 +485,9 @@ def _ca_confusion(ob: Onboarding) -> list[Finding]:
         or bool(server_fps & client_fps)
         or (leaf is not None and ob.ca_key is not None and any(certs.issued_by(leaf, c) for c in ob.server_ca))
     )
+    swapped = _swapped(ob)
+    if swapped:
+        return swapped
     if leaf is not None and leaf.fingerprint(hashes.SHA256()) in server_fps:
         return [
             Finding(
@@ -482,6 +509,33 @@ def _ca_confusion(ob: Onboarding) -> list[Finding]:
             )
         ]
     return []
+
+
+def _swapped(ob: Onboarding) -> list[Finding]:
+    """itbit-ca.pem holds the CA that issued the client certificate, and the other CA file
+    (ca.crt) does not: the two files were swapped. stunnel and the exchange pick them by name."""
+    mine, theirs = ob.client_ca_file, ob.server_ca_file
+    if not (mine and theirs and mine != theirs and server_named(mine) and not server_named(theirs)):
+        return []
+    own = certs.subject_name(ob.client_ca[0]) if ob.client_ca else "?"
+    other = certs.subject_name(ob.server_ca[0]) if ob.server_ca else "?"
+    a, b = q(mine, "itbit-ca.pem"), q(theirs, "ca.crt")
+    return [
+        Finding(
+            "files.ca_swapped",
+            Status.FAIL,
+            f"The CA files are swapped: {mine} holds your own client CA ('{own}', which issued your client "
+            f"certificate) and {theirs} holds '{other}', which did not. itbit-ca.pem must hold the exchange's "
+            "server CA (stunnel's CAfile) and ca.crt your client CA (sent to the exchange).",
+            "Swap the two files' contents (or names), then point stunnel's CAfile at the exchange's server CA.",
+            (
+                f"openssl x509 -noout -subject -in {a}",
+                f"openssl x509 -noout -subject -in {b}",
+                f"mv {a} swap.tmp && mv {b} {a} && mv swap.tmp {b}",
+            ),
+            {"client_ca_file": mine, "client_ca": own, "server_ca_file": theirs, "server_ca": other},
+        )
+    ]
 
 
 def _looks_generation_one(ob: Onboarding, leaf: x509.Certificate | None) -> bool:
