@@ -215,7 +215,9 @@ def read_one(path: Path) -> tuple[str, bytes]:
         raise InputError(f"{path}: permission denied (check it with: ls -l {path})") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return path.name, data
+    # The path as the user gave it: the engine's "see it yourself" commands use it, and two
+    # files of the same name in different folders stay apart.
+    return str(path), data
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -8,12 +8,16 @@ is dropped at once.
 
 from __future__ import annotations
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
+from OpenSSL import crypto
 from pyasn1.codec.der import decoder as der_decoder
 from pyasn1.error import PyAsn1Error
 
-from bot.engine import certs
-from bot.engine.items import Item, Kind, Pkcs12Contents
+from bot.engine import certs, objects
+from bot.engine.items import Item, KeyFormat, Kind, Pkcs12Contents
+from bot.engine.keyinfo import public_info
 
 _PKCS7_CONTENT_TYPES = ("1.2.840.113549.1.7.1", "1.2.840.113549.1.7.2")  # data, signedData
 
@@ -29,26 +33,49 @@ def looks_like_pkcs12(data: bytes) -> bool:
         return False
 
 
-def read_pkcs12(data: bytes) -> Item | None:
-    """The container as one item, or None if `data` is not PKCS#12."""
+def read_pkcs12(data: bytes) -> list[Item] | None:
+    """The container as an item, followed by what it holds when it opens without a password
+    (as `openssl x509|pkey -in file.p12` read them); None if `data` is not PKCS#12."""
     if not looks_like_pkcs12(data):
         return None
-    contents = _contents(data)
-    kind = Kind.PKCS12 if contents.protected or contents.has_key else Kind.PKCS12_NO_KEY
-    return Item(kind, "PKCS12", 0, pkcs12=contents)
+    opened = _open(data)
+    if opened is None:
+        return [Item(Kind.PKCS12, "PKCS12", 0, pkcs12=Pkcs12Contents(protected=True))]
+    password, contents = opened
+    found = ([contents.cert] if contents.cert is not None else []) + list(contents.additional_certs)
+    summary = Pkcs12Contents(
+        protected=False,
+        subjects=tuple(certs.name(c.certificate.subject) for c in found),
+        has_key=contents.key is not None,
+    )
+    items = [Item(Kind.PKCS12 if summary.has_key else Kind.PKCS12_NO_KEY, "PKCS12", 0, pkcs12=summary)]
+    if contents.key is not None:
+        key = Item(Kind.PRIVATE_KEY, "PKCS12", len(items), key_format=KeyFormat.DER)
+        key.public_key = public_info(contents.key.public_key())
+        # Opened again from the container only for a handshake; no key object is kept.
+        key.private_key_source = lambda: _key_of(data, password)
+        items.append(key)
+    for c in found:
+        der = c.certificate.public_bytes(serialization.Encoding.DER)
+        items.append(objects.read_certificate(Item(Kind.UNREADABLE, "PKCS12", len(items)), der, crypto.FILETYPE_ASN1))
+    del contents
+    return items
 
 
-def _contents(data: bytes) -> Pkcs12Contents:
+def _open(data: bytes) -> tuple[bytes | None, pkcs12.PKCS12KeyAndCertificates] | None:
+    """The container opened with no password or the empty one; None when it needs a real one."""
     for password in (None, b""):
         try:
-            opened = pkcs12.load_pkcs12(data, password)
-        except ValueError:  # a password is needed (or the MAC does not match the empty one)
+            return password, pkcs12.load_pkcs12(data, password)
+        except ValueError:  # a password is needed (or the MAC does not match this one)
             continue
         except Exception:  # noqa: BLE001 - an algorithm this OpenSSL lacks: treat as locked
-            break
-        found = ([opened.cert] if opened.cert is not None else []) + list(opened.additional_certs)
-        subjects = tuple(certs.name(c.certificate.subject) for c in found)
-        has_key = opened.key is not None
-        del opened  # the key object must not outlive this call
-        return Pkcs12Contents(protected=False, subjects=subjects, has_key=has_key)
-    return Pkcs12Contents(protected=True)
+            return None
+    return None
+
+
+def _key_of(data: bytes, password: bytes | None) -> PrivateKeyTypes:
+    key = pkcs12.load_pkcs12(data, password).key
+    if key is None:
+        raise ValueError("the container holds no key")
+    return key

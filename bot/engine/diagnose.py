@@ -124,7 +124,8 @@ def _clean_name(name: object) -> str:
     """A printable, bounded file name: names come from users and end up in messages."""
     text = str(name)
     text = "".join(ch if (ch.isprintable() and ch not in "`*_~<>|") or ch in "_" else "?" for ch in text)
-    return (text.strip() or "unnamed")[:120]
+    # Long enough for a path as typed (the commands must work where the user stands).
+    return (text.strip() or "unnamed")[:240]
 
 
 def _run_step(step: object, context: Context) -> list[Finding]:

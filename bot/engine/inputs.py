@@ -90,7 +90,7 @@ def read_file(name: str, data: bytes) -> InputFile:
     if text is None:
         container = containers.read_pkcs12(data)
         if container is not None:
-            return InputFile(name, len(data), FileFormat.PKCS12, items=[container])
+            return InputFile(name, len(data), FileFormat.PKCS12, items=[_within_key_limits(i) for i in container])
         der = objects.read_der(data)
         if der is not None:
             der = _within_key_limits(der)

@@ -17,9 +17,6 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from OpenSSL import crypto
-from pyasn1.codec.der import decoder as der_decoder
-from pyasn1.codec.der import encoder as der_encoder
-from pyasn1.error import PyAsn1Error
 
 from bot.engine import certs, pem
 from bot.engine.items import Item, KeyFormat, Kind
@@ -183,8 +180,9 @@ def _openssl_private(data: bytes, filetype: int) -> PrivateKeyTypes:
 
 
 def read_csr(item: Item, der: bytes) -> Item:
-    """A CSR. pyOpenSSL no longer reads CSRs, so when `cryptography` refuses one (an
-    invalid version, say), its parts are taken from the ASN.1 as `openssl req` reads them."""
+    """A CSR. pyOpenSSL no longer reads CSRs, so when `cryptography` refuses one for its
+    version field alone (`openssl req` reads any version), a copy with version 0 is read
+    for its public key and subject; the refusal is kept as the item's `strict_error`."""
     try:
         csr = x509.load_der_x509_csr(der)
         item.public_key = public_info(csr.public_key())
@@ -192,28 +190,29 @@ def read_csr(item: Item, der: bytes) -> Item:
         return item
     except Exception as exc:  # noqa: BLE001 - InvalidVersion, UnsupportedAlgorithm, ValueError...
         refusal = defect(exc)
-    spki = _csr_spki(der)
-    if spki is None:
+    try:
+        public = x509.load_der_x509_csr(_version_zero(der)).public_key()
+    except Exception:  # noqa: BLE001 - not only the version is wrong: OpenSSL's verdict is unknown, say unreadable
         item.openssl_error = refusal
         return item
     item.kind, item.strict_error = Kind.CSR, refusal
-    try:
-        item.public_key = public_info(serialization.load_der_public_key(spki))
-    except (ValueError, TypeError, UnsupportedAlgorithm):
-        item.public_key = None
+    item.public_key = public_info(public)
     return item
 
 
-def _csr_spki(der: bytes) -> bytes | None:
-    """The SubjectPublicKeyInfo of a CertificationRequest, read as plain ASN.1."""
-    try:
-        request, rest = der_decoder.decode(der)
-        info = request[0]
-        if rest or len(request) != 3 or len(info) < 3:
-            return None
-        return bytes(der_encoder.encode(info[2]))
-    except (PyAsn1Error, IndexError, TypeError, ValueError):
-        return None
+def _version_zero(der: bytes) -> bytes:
+    """`der` with the CertificationRequestInfo's one-byte version set to 0 (v1)."""
+    info = _content_start(der, 0)
+    version = _content_start(der, info)  # the version INTEGER is the info's first element
+    if der[info] != 0x30 or der[version : version + 2] != b"\x02\x01":
+        raise ValueError("not a CSR with a one-byte version")
+    return der[: version + 2] + b"\x00" + der[version + 3 :]
+
+
+def _content_start(der: bytes, pos: int) -> int:
+    """Where the content of the DER element at `pos` begins (after its tag and length)."""
+    first = der[pos + 1]
+    return pos + 2 + (first & 0x7F if first & 0x80 else 0)
 
 
 def _empty(filetype: int) -> bytes | None:

@@ -9,6 +9,7 @@ decided by what a file holds and how its certificates relate; the name only brea
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -107,6 +108,7 @@ def assign_roles(files: list[InputFile]) -> Onboarding:
         else:
             ob.roles[f.name] = _role_of_unreadable(f)
 
+    _leaf_among_cas(leaf_files, ca_candidates)
     _issuers_among_leaves(leaf_files, ca_candidates)
     _pick_client_cert(ob, leaf_files)
     _pick_keys(ob, leaf_files, key_only, ca_candidates)
@@ -138,8 +140,32 @@ def _names(item: Item) -> tuple[bytes, bytes]:
     if item.cert is not None:
         return subject_der(item.cert), issuer_der(item.cert)
     if item.openssl_cert is not None:
-        return item.openssl_cert.get_subject().der(), item.openssl_cert.get_issuer().der()
+        # Only for certificates `cryptography` refuses; pyOpenSSL marks these calls deprecated
+        # in favour of cryptography, which is exactly what cannot read this certificate.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return item.openssl_cert.get_subject().der(), item.openssl_cert.get_issuer().der()
     return b"", b""
+
+
+def _leaf_among_cas(leaf_files: list[InputFile], ca_files: list[InputFile]) -> None:
+    """With no end-entity certificate, the CA-like file that is checked against another is the "leaf".
+
+    `openssl verify -CAfile root.pem intermediate.pem` checks an intermediate; a
+    self-signed certificate without CA:TRUE given with a CA is checked against it too.
+    """
+    if leaf_files or len(ca_files) < 2:
+        return
+    subjects = {_names(c)[0] for f in ca_files for c in f.of_kind(Kind.CERTIFICATE)}
+    for f in ca_files:
+        first = f.of_kind(Kind.CERTIFICATE)[0]
+        subject, issuer = _names(first)
+        issued_by_other = subject != issuer and issuer in subjects
+        not_a_ca = first.cert is not None and not is_ca(first.cert)
+        if issued_by_other or not_a_ca:
+            ca_files.remove(f)
+            leaf_files.append(f)
+            return
 
 
 def _issuers_among_leaves(leaf_files: list[InputFile], ca_files: list[InputFile]) -> None:
@@ -162,6 +188,14 @@ def _issuers_among_leaves(leaf_files: list[InputFile], ca_files: list[InputFile]
         return any(first_issuer(g) in subjects for g in leaf_files if g is not f)
 
     moved = [f for f in cert_only if issued_another(f)] or [f for f in cert_only if _ca_named(f.name)]
+    if not moved:
+        # Nothing related, no name to go by: a certificate of another subject than the
+        # client's is, as in `openssl verify -CAfile B A`, the CA file it is checked against
+        # (one of the same subject is a copy or a renewal of the client certificate).
+        bundles = [f for f in leaf_files if f not in cert_only]
+        primary = (bundles or sorted(cert_only, key=lambda f: _name_rank(f.name, ("host", ".crt"))))[0]
+        subject = _names(_leaf_of(primary.of_kind(Kind.CERTIFICATE)))[0]
+        moved = [f for f in cert_only if f is not primary and _names(f.of_kind(Kind.CERTIFICATE)[0])[0] != subject]
     if len(moved) == len(leaf_files):
         moved = moved[1:]  # one file must stay the client certificate: the first given
     for f in moved:
@@ -266,7 +300,9 @@ def _pick_cas(ob: Onboarding, ca_files: list[InputFile]) -> None:
         client_ca_file = keyed[0]
     else:
         named = [f for f in ca_files if not server_like(f) and _name_rank(f.name, ("ca.crt", "ca.pem", "ca")) == 0]
-        if ob.ca_key is not None:  # a CA key was given: its CA file is the client CA whatever its name
+        if ob.ca_key is not None or leaf is not None:
+            # A CA key was given, or a certificate to check: as `openssl verify -CAfile`, the
+            # CA file not named like the exchange's is the one to check against, whatever its name.
             named = named or [f for f in ca_files if not server_like(f)]
         if named:
             client_ca_file = named[0]
