@@ -7,10 +7,11 @@ client key, and objects OpenSSL reads but stricter parsers refuse. Split from
 
 from __future__ import annotations
 
+from bot.engine import certs
 from bot.engine.inputs import FileFormat, InputFile, Item, Kind
 from bot.engine.keyinfo import linked_openssl_version
 from bot.engine.report import Finding, Status
-from bot.engine.roles import Role
+from bot.engine.roles import Onboarding, Role, server_named
 from bot.engine.steps._common import q
 
 
@@ -131,5 +132,48 @@ def unexpected(f: InputFile) -> list[Finding]:
             "If OpenSSL reads it, please report this with the command you ran (never attach private keys).",
             (f"file {name}", f"openssl x509 -noout -subject -in {name}", f"openssl pkey -noout -in {name}"),
             {"file": f.name, "error": f.internal_error},
+        )
+    ]
+
+
+def roles_failed(ob: Onboarding) -> list[Finding]:
+    if ob.error is None:
+        return []
+    return [
+        Finding(
+            "files.roles_failed",
+            Status.WARN,
+            f"fixcheck could not work out which file plays which part ({ob.error}); each file is still "
+            "checked below, but the steps that need the client certificate or the CA were skipped.",
+            "Please report this with the command you ran (never attach private keys). Meanwhile, "
+            "follow the guide's commands with your files.",
+            ("openssl verify -CAfile ca.crt fix.itbit.pem",),
+        )
+    ]
+
+
+def swapped_cas(ob: Onboarding) -> list[Finding]:
+    """itbit-ca.pem holds the CA that issued the client certificate, and the other CA file
+    (ca.crt) does not: the two files were swapped. stunnel and the exchange pick them by name."""
+    mine, theirs = ob.client_ca_file, ob.server_ca_file
+    if not (mine and theirs and mine != theirs and server_named(mine) and not server_named(theirs)):
+        return []
+    own = certs.subject_name(ob.client_ca[0]) if ob.client_ca else "?"
+    other = certs.subject_name(ob.server_ca[0]) if ob.server_ca else "?"
+    a, b = q(mine, "itbit-ca.pem"), q(theirs, "ca.crt")
+    return [
+        Finding(
+            "files.ca_swapped",
+            Status.FAIL,
+            f"The CA files are swapped: {mine} holds your own client CA ('{own}', which issued your client "
+            f"certificate) and {theirs} holds '{other}', which did not. itbit-ca.pem must hold the exchange's "
+            "server CA (stunnel's CAfile) and ca.crt your client CA (sent to the exchange).",
+            "Swap the two files' contents (or names), then point stunnel's CAfile at the exchange's server CA.",
+            (
+                f"openssl x509 -noout -subject -in {a}",
+                f"openssl x509 -noout -subject -in {b}",
+                f"mv {a} swap.tmp && mv {b} {a} && mv swap.tmp {b}",
+            ),
+            {"client_ca_file": mine, "client_ca": own, "server_ca_file": theirs, "server_ca": other},
         )
     ]

@@ -24,9 +24,10 @@ from bot.engine.inputs import (
     KeyFormat,
     Kind,
 )
+from bot.engine.keyinfo import linked_openssl_version
 from bot.engine.pem import MAX_BLOCKS, PemProblem
 from bot.engine.report import Finding, Status
-from bot.engine.roles import Onboarding, Role, server_named
+from bot.engine.roles import Onboarding, Role
 from bot.engine.steps import _files_objects
 from bot.engine.steps._common import q
 
@@ -69,18 +70,7 @@ def run(ctx: Context) -> list[Finding]:
                 evidence={"unread": ctx.unread_files[:50]},
             )
         )
-    if ob.error is not None:
-        findings.append(
-            Finding(
-                "files.roles_failed",
-                Status.WARN,
-                f"fixcheck could not work out which file plays which part ({ob.error}); each file is still "
-                "checked below, but the steps that need the client certificate or the CA were skipped.",
-                "Please report this with the command you ran (never attach private keys). Meanwhile, "
-                "follow the guide's commands with your files.",
-                ("openssl verify -CAfile ca.crt fix.itbit.pem",),
-            )
-        )
+    findings.extend(_files_objects.roles_failed(ob))
     for f in ob.files:
         findings.extend(_capped(f, _file_findings(f, ob.roles.get(f.name, Role.UNKNOWN))))
     findings.extend(_composition(ob))
@@ -160,7 +150,8 @@ def _file_findings(f: InputFile, role: Role) -> list[Finding]:
                 f,
                 f"{f.name} is binary and holds no certificate, key, CSR or PKCS#12 container OpenSSL can read (an image, an archive or a document?).",
                 "Give the PEM files of the onboarding: fix.itbit.pem, ca.crt and itbit-ca.pem.",
-                (f"file {name}",),
+                (f"file {name}", f"openssl x509 -inform DER -noout -in {name}"),
+                {"openssl_engine": linked_openssl_version()},
             )
         ]
     out: list[Finding] = []
@@ -307,7 +298,8 @@ def _item_findings(f: InputFile, item: Item, role: Role) -> list[Finding]:
                 (
                     f"openssl {'x509' if 'CERTIFICATE' in item.label and 'REQUEST' not in item.label else 'pkey'} -in {name} -noout",
                 ),
-                {"problems": [p.value for p in item.problems]},
+                # The verdict is the linked OpenSSL's: name it (the system's `openssl` may differ).
+                {"problems": [p.value for p in item.problems], "openssl_engine": linked_openssl_version()},
             )
         ]
     if item.kind is Kind.ENCRYPTED_KEY:
@@ -485,7 +477,7 @@ def _ca_confusion(ob: Onboarding) -> list[Finding]:
         or bool(server_fps & client_fps)
         or (leaf is not None and ob.ca_key is not None and any(certs.issued_by(leaf, c) for c in ob.server_ca))
     )
-    swapped = _swapped(ob)
+    swapped = _files_objects.swapped_cas(ob)
     if swapped:
         return swapped
     if leaf is not None and leaf.fingerprint(hashes.SHA256()) in server_fps:
@@ -509,33 +501,6 @@ def _ca_confusion(ob: Onboarding) -> list[Finding]:
             )
         ]
     return []
-
-
-def _swapped(ob: Onboarding) -> list[Finding]:
-    """itbit-ca.pem holds the CA that issued the client certificate, and the other CA file
-    (ca.crt) does not: the two files were swapped. stunnel and the exchange pick them by name."""
-    mine, theirs = ob.client_ca_file, ob.server_ca_file
-    if not (mine and theirs and mine != theirs and server_named(mine) and not server_named(theirs)):
-        return []
-    own = certs.subject_name(ob.client_ca[0]) if ob.client_ca else "?"
-    other = certs.subject_name(ob.server_ca[0]) if ob.server_ca else "?"
-    a, b = q(mine, "itbit-ca.pem"), q(theirs, "ca.crt")
-    return [
-        Finding(
-            "files.ca_swapped",
-            Status.FAIL,
-            f"The CA files are swapped: {mine} holds your own client CA ('{own}', which issued your client "
-            f"certificate) and {theirs} holds '{other}', which did not. itbit-ca.pem must hold the exchange's "
-            "server CA (stunnel's CAfile) and ca.crt your client CA (sent to the exchange).",
-            "Swap the two files' contents (or names), then point stunnel's CAfile at the exchange's server CA.",
-            (
-                f"openssl x509 -noout -subject -in {a}",
-                f"openssl x509 -noout -subject -in {b}",
-                f"mv {a} swap.tmp && mv {b} {a} && mv swap.tmp {b}",
-            ),
-            {"client_ca_file": mine, "client_ca": own, "server_ca_file": theirs, "server_ca": other},
-        )
-    ]
 
 
 def _looks_generation_one(ob: Onboarding, leaf: x509.Certificate | None) -> bool:
