@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -136,9 +137,19 @@ def run_diagnose(args: argparse.Namespace) -> int:
         stunnel_unreadable=unreadable,
         logon=logon if args.connect else None,
         tunnel_run=tunnel,
+        openssl_cli_version=system_openssl_version(),
     )
     print(render(report, args.format, verbose=args.verbose), end="")
     return EXIT_FAILED if report.verdict is Status.FAIL else EXIT_OK
+
+
+def system_openssl_version() -> str | None:
+    """`openssl version` of this machine (what stunnel links), for the report's evidence; None if absent."""
+    try:
+        proc = subprocess.run(["openssl", "version"], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
 def logon_from_args(args: argparse.Namespace) -> FixLogon | None:

@@ -9,6 +9,7 @@ from bot.engine.certs import diagnosis_cache
 from bot.engine.context import Context, EndpointError, parse_endpoint
 from bot.engine.fix import FixLogon
 from bot.engine.inputs import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, FileFormat, InputFile, read_file
+from bot.engine.keyinfo import reset_cli_openssl_version, set_cli_openssl_version
 from bot.engine.report import Finding, InputSummary, Report, Status, StepResult, worst
 from bot.engine.roles import Onboarding, assign_roles
 from bot.engine.steps import STEPS
@@ -25,6 +26,7 @@ def diagnose(
     stunnel_unreadable: Mapping[str, str] | None = None,
     logon: FixLogon | None = None,
     tunnel_run: TunnelRun | None = None,
+    openssl_cli_version: str | None = None,
 ) -> Report:
     """Diagnose an mTLS onboarding from its files, as the guide's eight steps do.
 
@@ -39,9 +41,15 @@ def diagnose(
     FIX Logon on the same connection and end with a Logout (step 4 reports the answer,
     awaited for up to `timeout` seconds). `tunnel_run`: what the front end's run through
     the user's own stunnel showed (steps 7 and 4); the engine itself starts no process.
+    `openssl_cli_version`: what the system's `openssl version` printed, if the front end
+    asked; named beside the engine's own OpenSSL wherever a verdict is OpenSSL's.
     """
-    with diagnosis_cache():
-        return _diagnose(files, endpoint, stunnel, timeout, now, stunnel_unreadable, logon, tunnel_run)
+    token = set_cli_openssl_version(openssl_cli_version)
+    try:
+        with diagnosis_cache():
+            return _diagnose(files, endpoint, stunnel, timeout, now, stunnel_unreadable, logon, tunnel_run)
+    finally:
+        reset_cli_openssl_version(token)
 
 
 def _diagnose(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -47,9 +48,31 @@ _ALGORITHMS = {
 TLS_CLIENT_ALGORITHMS = frozenset({"RSA", "RSA-PSS", "EC", "Ed25519", "Ed448", "DSA"})
 
 
+# The system `openssl`'s version, when the front end (the CLI) gives it for this diagnosis:
+# the engine starts no process, so it cannot ask itself.
+_CLI_VERSION: ContextVar[str | None] = ContextVar("fixcheck_openssl_cli_version", default=None)
+
+
 def linked_openssl_version() -> str:
     """The OpenSSL that the engine reads with (the one bundled in the wheels)."""
     return str(_openssl_backend.openssl_version_text())
+
+
+def set_cli_openssl_version(version: str | None) -> Token[str | None]:
+    return _CLI_VERSION.set(version[:120] if version else None)
+
+
+def reset_cli_openssl_version(token: Token[str | None]) -> None:
+    _CLI_VERSION.reset(token)
+
+
+def openssl_versions() -> dict[str, str]:
+    """Evidence for a verdict that depends on OpenSSL: the engine's, and the system's when known."""
+    out = {"openssl_engine": linked_openssl_version()}
+    cli = _CLI_VERSION.get()
+    if cli:
+        out["openssl_cli"] = cli
+    return out
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,10 @@ def test_same_base_names_in_different_folders_are_told_apart_and_commands_use_th
     assert names == ["regen/ca.crt", "my onb/fix.itbit.pem", "my onb/ca.crt"]
     step1 = report["steps"][0]["findings"][0]
     assert step1["code"] == "verify.ok", step1
+    # Item 3: both OpenSSL versions where the verdict is OpenSSL's.
+    system = subprocess.run(["openssl", "version"], capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    assert step1["evidence"]["openssl_cli"] == system
+    assert step1["evidence"]["openssl_engine"].startswith("OpenSSL")
     command = step1["commands"][0]
     assert command == "openssl verify -CAfile " + shlex.quote("my onb/ca.crt") + " " + shlex.quote("my onb/fix.itbit.pem")
     ran = subprocess.run(command, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from bot.engine import certs
 from bot.engine.inputs import FileFormat, InputFile, Item, Kind
-from bot.engine.keyinfo import linked_openssl_version
+from bot.engine.keyinfo import openssl_versions
 from bot.engine.report import Finding, Status
 from bot.engine.roles import Onboarding, Role, server_named
 from bot.engine.steps._common import q
@@ -99,7 +99,7 @@ def item_findings(f: InputFile, item: Item, role: Role) -> list[Finding]:
                 "Other software (Java, Go, Python's cryptography) may refuse it too.",
                 "If another tool rejects this file, reissue it with the guide's openssl commands.",
                 (f"openssl {what}{inform} -noout -text -in {name}",),
-                {"file": f.name, "defect": item.strict_error, "openssl_engine": linked_openssl_version()},
+                {"file": f.name, "defect": item.strict_error, **openssl_versions()},
             )
         )
     info = item.public_key

@@ -24,7 +24,7 @@ from bot.engine.inputs import (
     KeyFormat,
     Kind,
 )
-from bot.engine.keyinfo import linked_openssl_version
+from bot.engine.keyinfo import openssl_versions
 from bot.engine.pem import MAX_BLOCKS, PemProblem
 from bot.engine.report import Finding, Status
 from bot.engine.roles import Onboarding, Role
@@ -151,7 +151,7 @@ def _file_findings(f: InputFile, role: Role) -> list[Finding]:
                 f"{f.name} is binary and holds no certificate, key, CSR or PKCS#12 container OpenSSL can read (an image, an archive or a document?).",
                 "Give the PEM files of the onboarding: fix.itbit.pem, ca.crt and itbit-ca.pem.",
                 (f"file {name}", f"openssl x509 -inform DER -noout -in {name}"),
-                {"openssl_engine": linked_openssl_version()},
+                dict(openssl_versions()),
             )
         ]
     out: list[Finding] = []
@@ -299,7 +299,7 @@ def _item_findings(f: InputFile, item: Item, role: Role) -> list[Finding]:
                     f"openssl {'x509' if 'CERTIFICATE' in item.label and 'REQUEST' not in item.label else 'pkey'} -in {name} -noout",
                 ),
                 # The verdict is the linked OpenSSL's: name it (the system's `openssl` may differ).
-                {"problems": [p.value for p in item.problems], "openssl_engine": linked_openssl_version()},
+                {"problems": [p.value for p in item.problems], **openssl_versions()},
             )
         ]
     if item.kind is Kind.ENCRYPTED_KEY:

@@ -15,7 +15,7 @@ from OpenSSL import crypto
 
 from bot.engine import certs
 from bot.engine.context import Context
-from bot.engine.keyinfo import linked_openssl_version
+from bot.engine.keyinfo import openssl_versions
 from bot.engine.report import Finding, Status
 from bot.engine.roles import Onboarding, Role
 from bot.engine.steps._common import CLIENT_BUNDLE, CLIENT_CA, missing_client_cert, q, skip
@@ -65,7 +65,7 @@ def run(ctx: Context) -> list[Finding]:
         "ca_file": ob.client_ca_file,
         "ca_subjects": [certs.subject_name(c) for c in ob.client_ca],
         # The verdict is OpenSSL's: name the one that gave it (the system's `openssl` may differ).
-        "openssl_engine": linked_openssl_version(),
+        **openssl_versions(),
     }
     if error is None:
         return [
@@ -286,7 +286,7 @@ def _verify_openssl_only(ob: Onboarding, now: dt.datetime) -> Finding:
     evidence: dict[str, object] = {
         "ca_file": ob.client_ca_file,
         "checked_with": "OpenSSL only (a stricter parser refuses a certificate here: step 5)",
-        "openssl_engine": linked_openssl_version(),
+        **openssl_versions(),
     }
     error = verify_x509(leaf.openssl_cert, cas, now)
     if error is None:
