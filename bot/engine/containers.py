@@ -1,6 +1,6 @@
 """PKCS#12 (.p12/.pfx) containers: what Java and Windows FIX engines keep their keys in.
 
-A container is recognised by its ASN.1 shape (PFX: version 3, then PKCS#7 content), so a
+A container is recognised by its ASN.1 header (PFX: version 3, then PKCS#7 content), so a
 JPEG or a zip is never called "maybe PKCS#12". When it opens without a password (or with
 the empty one), its certificates are listed and whether a key is inside; the key itself
 is dropped at once.
@@ -12,25 +12,37 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from OpenSSL import crypto
-from pyasn1.codec.der import decoder as der_decoder
-from pyasn1.error import PyAsn1Error
 
 from bot.engine import certs, objects
 from bot.engine.items import Item, KeyFormat, Kind, Pkcs12Contents
 from bot.engine.keyinfo import public_info
 
-_PKCS7_CONTENT_TYPES = ("1.2.840.113549.1.7.1", "1.2.840.113549.1.7.2")  # data, signedData
+# The DER of the OIDs pkcs7-data and pkcs7-signedData, the two content types a PFX may hold.
+_PKCS7_CONTENT_TYPES = (bytes.fromhex("06092a864886f70d010701"), bytes.fromhex("06092a864886f70d010702"))
 
 
 def looks_like_pkcs12(data: bytes) -> bool:
-    """PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo, macData OPTIONAL }."""
-    if not data.startswith(b"\x30"):
-        return False
+    """PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo { contentType OID, ... }, ... }.
+
+    Only the header is looked at (BER too: Java's keytool writes indefinite lengths);
+    whether the rest is sound is for the PKCS#12 reader to say.
+    """
     try:
-        pfx, rest = der_decoder.decode(data)
-        return not rest and int(pfx[0]) == 3 and str(pfx[1][0]) in _PKCS7_CONTENT_TYPES
-    except (PyAsn1Error, IndexError, TypeError, ValueError, KeyError):
+        if data[0] != 0x30:
+            return False
+        version = _content_start(data, 0)
+        if data[version : version + 4] != b"\x02\x01\x03\x30":
+            return False
+        content_type = _content_start(data, version + 3)
+        return data[content_type : content_type + 11] in _PKCS7_CONTENT_TYPES
+    except IndexError:  # shorter than a header
         return False
+
+
+def _content_start(data: bytes, pos: int) -> int:
+    """Where the content of the BER element at `pos` begins (after its tag and length)."""
+    first = data[pos + 1]
+    return pos + 2 + (first & 0x7F if first & 0x80 else 0)
 
 
 def read_pkcs12(data: bytes) -> list[Item] | None:

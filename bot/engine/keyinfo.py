@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from OpenSSL import crypto
 from pyasn1.codec.der import decoder as der_decoder
-from pyasn1.error import PyAsn1Error
 
 # SubjectPublicKeyInfo algorithm OIDs -> the names `openssl pkey -text` uses.
 _ALGORITHMS = {
@@ -145,7 +144,7 @@ def spki_algorithm(spki_der: bytes) -> str:
     try:
         decoded, _ = der_decoder.decode(spki_der)
         oid = str(decoded[0][0])
-    except (PyAsn1Error, IndexError, TypeError, ValueError):
+    except Exception:  # noqa: BLE001 - pyasn1's schema-less decoder raises many kinds on odd input
         return "unknown"
     return _ALGORITHMS.get(oid, oid)
 

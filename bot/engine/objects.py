@@ -40,6 +40,11 @@ def read_block(block: pem.PemBlock, index: int) -> Item:
         return item
     encrypted_legacy = any(k == "Proc-Type" and "ENCRYPTED" in v for k, v in block.headers)
     data = block.text.encode("ascii", "replace")
+    if label == "TRUSTED CERTIFICATE":
+        # OpenSSL's "trusted" form: the certificate's DER followed by its trust settings.
+        # `openssl x509` reads it; pyOpenSSL's PEM reader does not, its DER reader takes
+        # the certificate and leaves the trust settings, which play no part here.
+        return read_certificate(item, block.body, crypto.FILETYPE_ASN1)
     if label in _CERT_LABELS:
         return read_certificate(item, data, crypto.FILETYPE_PEM)
     if label == "ENCRYPTED PRIVATE KEY" or encrypted_legacy:
