@@ -197,6 +197,46 @@ def containers(folder: Path, cert: Path, key: Path) -> dict[str, bytes]:
     return out
 
 
+_OPENSSL_KEYS = {
+    "rsa-pss": ["genpkey", "-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048"],
+    "ed448": ["genpkey", "-algorithm", "ed448"],
+    "x448": ["genpkey", "-algorithm", "x448"],
+    "dh-ffdhe2048": ["genpkey", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048"],
+    "ec-explicit": ["ecparam", "-name", "prime256v1", "-genkey", "-param_enc", "explicit"],
+    "brainpool": ["ecparam", "-name", "brainpoolP256r1", "-genkey", "-noout"],
+    "secp256k1": ["ecparam", "-name", "secp256k1", "-genkey", "-noout"],
+    "sect283k1": ["ecparam", "-name", "sect283k1", "-genkey", "-noout"],
+    "sm2": ["genpkey", "-algorithm", "SM2"],
+}
+
+
+def openssl_made(folder: Path) -> dict[str, bytes]:
+    """Keys of many types and self-signed certificates for them, as the openssl CLI writes them,
+    plus the forms other tools export: DER, PKCS#7, TRUSTED CERTIFICATE, a legacy encrypted key."""
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=folder, check=True, capture_output=True, timeout=60)
+
+    out: dict[str, bytes] = {}
+    for name, args in _OPENSSL_KEYS.items():
+        run(*args, "-out", f"{name}.key")
+        out[f"{name}.key"] = (folder / f"{name}.key").read_bytes()
+        if name.startswith(("x448", "dh")):
+            continue  # key agreement only: no self-signed certificate
+        run("req", "-new", "-x509", "-key", f"{name}.key", "-out", f"{name}.crt", "-subj", f"/CN={name}", "-days", "30")
+        out[f"{name}.crt"] = (folder / f"{name}.crt").read_bytes()
+    run("x509", "-in", "rsa-pss.crt", "-outform", "DER", "-out", "rsa-pss.cer")
+    run("x509", "-in", "brainpool.crt", "-trustout", "-addtrust", "clientAuth", "-out", "trusted.pem")
+    run("crl2pkcs7", "-nocrl", "-certfile", "ed448.crt", "-out", "chain.p7b")
+    run("crl2pkcs7", "-nocrl", "-certfile", "ed448.crt", "-outform", "DER", "-out", "chain-der.p7b")
+    run("pkey", "-in", "secp256k1.key", "-outform", "DER", "-out", "secp256k1-der.key")
+    run("genrsa", "-aes256", "-passout", "pass:secret", "-traditional", "-out", "legacy-encrypted.key", "2048")
+    for name in ("rsa-pss.cer", "trusted.pem", "chain.p7b", "chain-der.p7b", "secp256k1-der.key", "legacy-encrypted.key"):
+        out[name] = (folder / name).read_bytes()
+    return out
+
+
 def build(folder: Path) -> tuple[dict[str, bytes], rsa.RSAPrivateKey]:
     """Every oddity, by file name; and the key of 'Odd CA' (`odd-ca.pem`), in memory only."""
     ca_key = rsa.generate_private_key(65537, 2048)
@@ -212,5 +252,6 @@ def build(folder: Path) -> tuple[dict[str, bytes], rsa.RSAPrivateKey]:
     leaf_cert.write_bytes(pem(_cert("p12-leaf", leaf.public_key(), ca_key, "Odd CA"), "CERTIFICATE"))
     leaf_key.write_bytes(_key_pem(leaf, serialization.PrivateFormat.TraditionalOpenSSL))
     out |= containers(folder, leaf_cert, leaf_key)
+    out |= openssl_made(folder / "cli")
     leaf_key.unlink()
     return out, ca_key
