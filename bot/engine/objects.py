@@ -36,6 +36,15 @@ def read_block(block: pem.PemBlock, index: int) -> Item:
     """The item one PEM block holds; never raises."""
     label = block.label
     item = Item(Kind.UNREADABLE, label, index, first_line=block.first_line, problems=block.problems)
+    if not _plays_a_part(label):
+        # A CRL, PKCS#7, PGP or SSH2 block: no step reads it, so its body is not judged
+        # (a PGP armour's checksum line is not base64, and that is not damage).
+        item.kind = Kind.OTHER_PEM
+        return item
+    if label == "OPENSSH PRIVATE KEY":
+        # Not for OpenSSL in any case; a secret even when cut short, so its kind stands.
+        item.kind = Kind.OPENSSH_KEY
+        return item
     if block.body is None or pem.PemProblem.NO_END in block.problems or pem.PemProblem.END_MISMATCH in block.problems:
         return item
     encrypted_legacy = any(k == "Proc-Type" and "ENCRYPTED" in v for k, v in block.headers)
@@ -54,16 +63,24 @@ def read_block(block: pem.PemBlock, index: int) -> Item:
     if label in _KEY_FORMATS:
         item.key_format = _KEY_FORMATS[label]
         return read_private_key(item, data, crypto.FILETYPE_PEM)
-    if label == "OPENSSH PRIVATE KEY":
-        item.kind = Kind.OPENSSH_KEY
-        return item
     if label in _CSR_LABELS:
         return read_csr(item, block.body)
     if label in ("PUBLIC KEY", "RSA PUBLIC KEY"):
         item.kind = Kind.PUBLIC_KEY
         return item
-    item.kind = Kind.PARAMETERS if label.endswith("PARAMETERS") else Kind.OTHER_PEM
+    item.kind = Kind.PARAMETERS
     return item
+
+
+def _plays_a_part(label: str) -> bool:
+    """A label some step reads: certificates, keys, CSRs, public keys, parameters."""
+    return (
+        label in _CERT_LABELS
+        or label in _KEY_FORMATS
+        or label in _CSR_LABELS
+        or label in ("ENCRYPTED PRIVATE KEY", "OPENSSH PRIVATE KEY", "PUBLIC KEY", "RSA PUBLIC KEY")
+        or label.endswith("PARAMETERS")
+    )
 
 
 def read_der(data: bytes) -> Item | None:

@@ -225,3 +225,16 @@ def test_openssh_keys_are_key_material(odd: dict[str, bytes]) -> None:
     assert _finding(report, "files.openssh_key")["status"] == "warn"
     warning = key_warning(report)
     assert warning is not None and "id_ed25519" in warning
+
+
+def test_blocks_no_step_reads_are_not_called_damaged(odd: dict[str, bytes]) -> None:
+    """A PGP armour (its checksum line is not base64) is another kind of PEM, not a damaged one;
+    a truncated OpenSSH key is still an OpenSSH key (and still a secret)."""
+    armour = b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBGN0dGVzdAEQAK\n=Ab1C\n-----END PGP PUBLIC KEY BLOCK-----\n"
+    report = diagnose([("key.asc", armour)])
+    assert report.inputs[0].kinds == ("other-pem",)
+    assert "files.pem_corrupt" not in _codes(report, 5)
+    lines = odd["id_ed25519"].decode().splitlines()
+    cut = "\n".join(lines[:3] + lines[-1:]) + "\n"
+    cut_report = diagnose([("id_ed25519", cut.encode())])
+    assert cut_report.inputs[0].holds_key_material
