@@ -238,3 +238,11 @@ def test_blocks_no_step_reads_are_not_called_damaged(odd: dict[str, bytes]) -> N
     cut = "\n".join(lines[:3] + lines[-1:]) + "\n"
     cut_report = diagnose([("id_ed25519", cut.encode())])
     assert cut_report.inputs[0].holds_key_material
+
+
+def test_an_intermediate_given_with_its_root_is_checked_against_it(pki: Pki) -> None:
+    """No client certificate: `openssl verify -CAfile root.crt inter.crt` is what the files allow."""
+    chain = pki.root / "chain"
+    report = diagnose([("inter.crt", (chain / "inter.crt").read_bytes()), ("root.crt", (chain / "root.crt").read_bytes())])
+    assert _codes(report, 1) == ["verify.ok"]
+    assert "files.bundle_missing_key" not in _codes(report, 5)

@@ -385,7 +385,10 @@ def _composition(ob: Onboarding) -> list[Finding]:
     cert_file = q(ob.client_cert_file, "fix.itbit.pem")
     client_key_kinds = (Kind.PRIVATE_KEY, Kind.ENCRYPTED_KEY)
     has_cert_role = ob.client_cert is not None
-    if has_cert_role and ob.client_key is None:
+    # A CA certificate checked against another CA (an intermediate given with its root, no
+    # client certificate) is no bundle that lacks its key.
+    checked_ca = ob.client_cert is not None and ob.client_cert.cert is not None and certs.is_ca(ob.client_cert.cert)
+    if has_cert_role and ob.client_key is None and not checked_ca:
         out.append(
             Finding(
                 "files.bundle_missing_key",
