@@ -84,6 +84,11 @@ def test_certificates_only_openssl_reads_get_step1_from_openssl(odd: dict[str, b
         assert (step1.evidence["openssl_error"], step1.evidence["depth"]) == (verdict.error, verdict.depth)
     assert "files.strict_parse" in _codes(report, 5)
     assert step1.evidence["openssl_engine"].startswith("OpenSSL")
+    if report.inputs[0].role in ("client-cert", "client-bundle") and "strict" in str(report.step(8).findings[0].message):
+        assert "No client certificate was given" not in report.step(8).findings[0].message
+    reversed_report = diagnose([("leaf.crt", odd["edi-party-san.pem"]), ("ca.crt", odd[name])])
+    if any(f.code == "files.strict_parse" and f.evidence.get("file") == "ca.crt" for f in reversed_report.step(5).findings):
+        assert not any("was given" in f.message for f in reversed_report.step(2).findings)
 
 
 @pytest.mark.parametrize("name", ["pkcs8-under-rsa-label.key", "ec-scalar-out-of-range.key", "pkcs8-version1.der"])
