@@ -84,6 +84,13 @@ def _key_pem(key: object, fmt: serialization.PrivateFormat = serialization.Priva
     return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption())  # type: ignore[attr-defined,no-any-return]
 
 
+def v4_of(cert_pem: bytes, key: rsa.RSAPrivateKey) -> bytes:
+    """`cert_pem` with version 4 (which `cryptography` refuses), signed again by `key`."""
+    cert = x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
+    fields = _tbs_fields(cert)
+    return pem(_with_tbs(cert, der.join(0x30, [der.encode(0xA0, der.integer(3)), *fields[1:]]), key), "CERTIFICATE")
+
+
 def strict_certificates(ca_key: rsa.RSAPrivateKey) -> dict[str, bytes]:
     """Leaf certificates signed by 'Odd CA' (`ca_key`) that only OpenSSL reads."""
     leaf = rsa.generate_private_key(65537, 2048)
