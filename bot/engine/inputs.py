@@ -87,6 +87,10 @@ def read_file(name: str, data: bytes) -> InputFile:
     if not data.strip():
         return InputFile(name, len(data), FileFormat.EMPTY)
     text, encoding_problem = _decode_text(data)
+    if text is None and (data.startswith(b"-----BEGIN ") or b"\n-----BEGIN " in data):
+        # OpenSSL reads PEM blocks line by line whatever surrounds them (NUL padding, a
+        # binary blob appended): so do we; the bytes around are text outside the blocks.
+        text = data.decode("latin-1")
     if text is None:
         container = containers.read_pkcs12(data)
         if container is not None:

@@ -201,6 +201,8 @@ def containers(folder: Path, cert: Path, key: Path) -> dict[str, bytes]:
     out["id_ed25519"] = ssh.read_bytes()
     out["photo.jpg"] = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + bytes(range(256)) * 8 + b"\xff\xd9"
     out["ca.srl"] = b"5F3A9C0D21E4B7A8\n"
+    out["nul-padded.pem"] = cert.read_bytes() + b"\x00" * 64  # as some Windows tools save it
+    out["pem-then-binary.pem"] = cert.read_bytes() + bytes(range(256)) * 4
     return out
 
 
