@@ -288,7 +288,12 @@ def _item_findings(f: InputFile, item: Item, role: Role) -> list[Finding]:
         detail = item.openssl_error or ", ".join(p.value for p in item.problems) or "undecodable"
         # Only a block whose text did not decode is "damaged base64"; one that decoded but
         # that OpenSSL refuses holds a malformed (or unsupported) object.
-        damage = "its base64 content is damaged" if _bad_text(item) else "its content is not a valid object of this type"
+        damage = (
+            "its base64 content is damaged"
+            if _bad_text(item)
+            else f"its content is not a valid object of this type for {openssl_versions()['openssl_engine']} "
+            "(if the command below succeeds on your machine, your OpenSSL is more lenient: compare `openssl version`)"
+        )
         return [
             _fail(
                 "files.pem_corrupt",
