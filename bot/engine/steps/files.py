@@ -300,9 +300,7 @@ def _item_findings(f: InputFile, item: Item, role: Role) -> list[Finding]:
                 f,
                 f"{where} cannot be read by OpenSSL ({detail}): {damage}.",
                 "Copy the block again from the original; do not retype or reflow it.",
-                (
-                    f"openssl {'x509' if 'CERTIFICATE' in item.label and 'REQUEST' not in item.label else 'pkey'} -in {name} -noout",
-                ),
+                (f"openssl {_tool(item.label)} -in {name} -noout",),
                 # The verdict is the linked OpenSSL's: name it (the system's `openssl` may differ).
                 {"problems": [p.value for p in item.problems], **openssl_versions()},
             )
@@ -342,6 +340,13 @@ def _item_findings(f: InputFile, item: Item, role: Role) -> list[Finding]:
             )
         ]
     return []
+
+
+def _tool(label: str) -> str:
+    """The openssl command that reads a block with this label."""
+    if "REQUEST" in label:
+        return "req"
+    return "x509" if "CERTIFICATE" in label else "pkey"
 
 
 def _bad_text(item: Item) -> bool:
