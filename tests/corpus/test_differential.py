@@ -114,7 +114,10 @@ def _key_blocks(text: str) -> Iterator[str]:
 
 def test_corpus_is_large_and_varied(corpus: Corpus) -> None:
     """The suite means something only if the corpus holds every class it claims."""
-    assert len([n for n in corpus.files if n.startswith("python")]) >= 30
+    assert len([n for n in corpus.files if n.startswith("python")]) >= 30, (
+        "CPython's test certificates (the stdlib `test` package) are missing: install the Python test suite "
+        "(Debian: libpython3.11-testsuite)"
+    )
     assert len([n for n in corpus.files if n.startswith("etc-ssl-certs/")]) >= 20
     kinds = {k for name, data in corpus.files.items() for k in read_file(name, data).kinds}
     assert {"certificate", "private-key", "encrypted-private-key", "csr", "pkcs12", "openssh-private-key"} <= kinds
