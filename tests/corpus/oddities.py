@@ -104,6 +104,9 @@ def strict_certificates(ca_key: rsa.RSAPrivateKey) -> dict[str, bytes]:
     month13 = not_before[:4] + b"13" + not_before[6:]  # UTCTime YYMMDD...: month 13
     bad_time = [*fields[:4], der.join(0x30, [month13, not_after]), *fields[5:]]
     out["bad-time.pem"] = pem(_with_tbs(base, der.join(0x30, bad_time), ca_key), "CERTIFICATE")
+    no_seconds = der.encode(0x17, der.content(not_before)[:10] + b"Z")  # UTCTime YYMMDDhhmmZ
+    short_time = [*fields[:4], der.join(0x30, [no_seconds, not_after]), *fields[5:]]
+    out["utc-no-seconds.pem"] = pem(_with_tbs(base, der.join(0x30, short_time), ca_key), "CERTIFICATE")
     # Two basicConstraints: an extension under a placeholder OID renamed afterwards.
     twice = _cert(
         "odd-leaf-bc",
