@@ -263,3 +263,6 @@ def test_an_intermediate_given_with_its_root_is_checked_against_it(pki: Pki) -> 
     report = diagnose([("inter.crt", (chain / "inter.crt").read_bytes()), ("root.crt", (chain / "root.crt").read_bytes())])
     assert _codes(report, 1) == ["verify.ok"]
     assert "files.bundle_missing_key" not in _codes(report, 5)
+    # With an unrelated root, openssl answers error 20 at depth 0: so does step 1.
+    unrelated = diagnose([("inter.crt", (chain / "inter.crt").read_bytes()), ("root.crt", pki.client.ca_crt.read_bytes())])
+    assert [(f.evidence.get("openssl_error"), f.evidence.get("depth")) for f in unrelated.step(1).findings] == [(20, 0)]
