@@ -164,7 +164,9 @@ def _leaf_among_cas(leaf_files: list[InputFile], ca_files: list[InputFile]) -> N
         not_a_ca = first.cert is not None and not is_ca(first.cert)
         # An intermediate is never a trust anchor on its own: unless its name says it is
         # a CA file, it is the certificate to check (`openssl verify -CAfile other it`).
-        intermediate = subject != issuer and not _ca_named(f.name) and not server_named(f.name)
+        # (Self-issued is not self-signed: a key-rollover certificate names itself as issuer.)
+        self_signed = is_self_signed(first.cert) if first.cert is not None else subject == issuer
+        intermediate = not self_signed and not _ca_named(f.name) and not server_named(f.name)
         if issued_by_other or not_a_ca or intermediate:
             ca_files.remove(f)
             leaf_files.append(f)
