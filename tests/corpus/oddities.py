@@ -84,6 +84,13 @@ def _key_pem(key: object, fmt: serialization.PrivateFormat = serialization.Priva
     return key.private_bytes(serialization.Encoding.PEM, fmt, serialization.NoEncryption())  # type: ignore[attr-defined,no-any-return]
 
 
+def rollover(ca_key: rsa.RSAPrivateKey) -> bytes:
+    """A key-rollover certificate: 'Odd CA' with a new key, signed by the old one (self-issued, not self-signed)."""
+    new_key = rsa.generate_private_key(65537, 2048)
+    basic = ((x509.BasicConstraints(ca=True, path_length=None), True),)
+    return pem(_cert("Odd CA", new_key.public_key(), ca_key, "Odd CA", basic), "CERTIFICATE")
+
+
 def v4_of(cert_pem: bytes, key: rsa.RSAPrivateKey) -> bytes:
     """`cert_pem` with version 4 (which `cryptography` refuses), signed again by `key`."""
     cert = x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)

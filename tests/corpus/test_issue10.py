@@ -266,3 +266,15 @@ def test_an_intermediate_given_with_its_root_is_checked_against_it(pki: Pki) -> 
     # With an unrelated root, openssl answers error 20 at depth 0: so does step 1.
     unrelated = diagnose([("inter.crt", (chain / "inter.crt").read_bytes()), ("root.crt", pki.client.ca_crt.read_bytes())])
     assert [(f.evidence.get("openssl_error"), f.evidence.get("depth")) for f in unrelated.step(1).findings] == [(20, 0)]
+
+
+def test_a_key_rollover_certificate_is_checked_against_the_old_ca(tmp_path: Path) -> None:
+    """Self-issued is not self-signed (NIST PKITS' key-rollover cases): openssl verify checks it."""
+    made, ca_key = oddities.build(tmp_path / "odd")
+    (tmp_path / "new.pem").write_bytes(oddities.rollover(ca_key))
+    (tmp_path / "old.pem").write_bytes(made["odd-ca.pem"])
+    verdict = oracle.verify(tmp_path / "old.pem", tmp_path / "new.pem")
+    assert verdict is not None
+    report = diagnose([("new.pem", (tmp_path / "new.pem").read_bytes()), ("old.pem", made["odd-ca.pem"])])
+    step1 = report.step(1).findings[0]
+    assert step1.code == "verify.ok" if verdict.ok else step1.evidence.get("openssl_error") == verdict.error
