@@ -178,11 +178,21 @@ def strict_keys_and_csr() -> dict[str, bytes]:
     return out
 
 
+def _one_asymmetric_key_v2(key: ed25519.Ed25519PrivateKey) -> bytes:
+    """RFC 8410 §10.3's form: PKCS#8 version 2 with an attribute and the public key."""
+    _, parts = der.split(key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    public = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    attribute = bytes.fromhex("301d060a2a864886f70d01090914310f0c0d437572646c6520436861697273")  # "Curdle Chairs"
+    body = der.join(0x30, [der.integer(1), parts[1], parts[2], der.encode(0xA0, attribute), der.encode(0x81, b"\0" + public)])
+    return pem(body, "PRIVATE KEY")
+
+
 def other_keys() -> dict[str, bytes]:
-    """Keys that cannot be a TLS client key, and an Ed25519 CA with an X25519 leaf (RFC 8410 style)."""
+    """Keys that cannot be a TLS client key, an Ed25519 CA with an X25519 leaf and an RFC 8410 style key."""
     ca = ed25519.Ed25519PrivateKey.generate()
     agree = x25519.X25519PrivateKey.generate()
     return {
+        "rfc8410-v2.key": _one_asymmetric_key_v2(ed25519.Ed25519PrivateKey.generate()),
         "ml-dsa-65.key": _key_pem(mldsa.MLDSA65PrivateKey.generate()),
         "ml-kem-768.key": _key_pem(mlkem.MLKEM768PrivateKey.generate()),
         "x25519.key": _key_pem(agree),

@@ -35,6 +35,7 @@ DELIBERATE = {
     "odd/ml-dsa-65.key": ("kind", "ML-DSA needs OpenSSL 3.5; the system's 3.0 cannot read it, the engine's OpenSSL can"),
     "odd/ml-kem-768.key": ("kind", "ML-KEM needs OpenSSL 3.5; the system's 3.0 cannot read it, the engine's OpenSSL can"),
     "odd/pkcs8-version7.der": ("kind", "OpenSSL 3.0 reads a PKCS#8 version 7; the engine's newer OpenSSL refuses it"),
+    "odd/rfc8410-v2.key": ("kind", "OpenSSL 3.0 refuses a PKCS#8 v2 key with attributes (RFC 8410 10.3); the engine's newer OpenSSL reads it"),
     "odd/utc-no-seconds.pem": ("kind", "OpenSSL 3.0 reads a UTCTime without seconds; the engine's newer OpenSSL refuses it"),
 }
 INTERNAL = re.compile(r"internal_error$|^files\.unreadable$|^files\.roles_failed$")

@@ -94,10 +94,11 @@ def item_findings(f: InputFile, item: Item, role: Role) -> list[Finding]:
             Finding(
                 "files.strict_parse",
                 Status.WARN,
-                f"{where}: OpenSSL reads this {item.kind.value}, so stunnel and the FIX client can use it and "
+                f"{where}: OpenSSL ({openssl_versions()['openssl_engine']}) reads this {item.kind.value} and "
                 f"fixcheck checked it with OpenSSL; but a stricter parser refuses it ({item.strict_error}). "
-                "Other software (Java, Go, Python's cryptography) may refuse it too.",
-                "If another tool rejects this file, reissue it with the guide's openssl commands.",
+                "Other software (Java, Go, Python's cryptography, another OpenSSL version) may refuse it too: "
+                "check that the openssl of the machine running stunnel reads it (command below).",
+                "If stunnel or another tool rejects this file, reissue it with the guide's openssl commands.",
                 (f"openssl {what}{inform} -noout -text -in {name}",),
                 {"file": f.name, "defect": item.strict_error, **openssl_versions()},
             )
