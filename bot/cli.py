@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
@@ -165,9 +166,19 @@ def run_diagnose(args: argparse.Namespace) -> int:
         logon=logon if args.connect else None,
         tunnel_run=tunnel,
         file_modes=file_modes(paths, [name for name, _ in files[len(paths) :]], args.stunnel),
+        openssl_cli_version=system_openssl_version(),
     )
     print(render(report, args.format, verbose=args.verbose), end="")
     return EXIT_FAILED if report.verdict is Status.FAIL else EXIT_OK
+
+
+def system_openssl_version() -> str | None:
+    """`openssl version` of this machine (what stunnel links), for the report's evidence; None if absent."""
+    try:
+        proc = subprocess.run(["openssl", "version"], capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
 
 
 def logon_from_args(args: argparse.Namespace) -> FixLogon | None:
@@ -265,7 +276,9 @@ def read_one(path: Path) -> tuple[str, bytes]:
         raise InputError(f"{path}: permission denied (check it with: ls -l {path})") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return path.name, data
+    # The path as the user gave it: the engine's "see it yourself" commands use it, and two
+    # files of the same name in different folders stay apart.
+    return str(path), data
 
 
 def run_demo(args: argparse.Namespace) -> int:

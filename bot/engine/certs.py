@@ -77,17 +77,17 @@ def issuer_name(cert: x509.Certificate) -> str:
     return _remembered("issuer_name", (cert,), lambda: name(issuer(cert)))
 
 
-def _subject_der(cert: x509.Certificate) -> bytes:
+def subject_der(cert: x509.Certificate) -> bytes:
     return _remembered("subject_der", (cert,), lambda: subject(cert).public_bytes())
 
 
-def _issuer_der(cert: x509.Certificate) -> bytes:
+def issuer_der(cert: x509.Certificate) -> bytes:
     return _remembered("issuer_der", (cert,), lambda: issuer(cert).public_bytes())
 
 
 def self_issued(cert: x509.Certificate) -> bool:
     """Subject and issuer are the same name (compared as DER: `Name.__eq__` is slow)."""
-    return _subject_der(cert) == _issuer_der(cert)
+    return subject_der(cert) == issuer_der(cert)
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:
@@ -105,7 +105,7 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
         return cert.version is x509.Version.v1 and self_issued(cert)
-    except ValueError:  # malformed extensions: judge by name only
+    except Exception:  # noqa: BLE001 - malformed (DuplicateExtension, ...) extensions: judge by name only
         return self_issued(cert)
 
 
@@ -115,7 +115,7 @@ def issued_by(cert: x509.Certificate, issuer_cert: x509.Certificate) -> bool:
 
 
 def _issued_by(cert: x509.Certificate, issuer_cert: x509.Certificate) -> bool:
-    if _issuer_der(cert) != _subject_der(issuer_cert):
+    if issuer_der(cert) != subject_der(issuer_cert):
         return False
     try:
         cert.verify_directly_issued_by(issuer_cert)

@@ -9,9 +9,10 @@ from collections.abc import Mapping, Sequence
 from bot.engine.certs import diagnosis_cache
 from bot.engine.context import Context, EndpointError, parse_endpoint
 from bot.engine.fix import FixLogon
-from bot.engine.inputs import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, InputFile, read_file
+from bot.engine.inputs import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, FileFormat, InputFile, read_file
+from bot.engine.keyinfo import reset_cli_openssl_version, set_cli_openssl_version
 from bot.engine.report import Finding, InputSummary, Report, Status, StepResult, worst
-from bot.engine.roles import assign_roles
+from bot.engine.roles import Onboarding, assign_roles
 from bot.engine.steps import STEPS
 from bot.engine.tunnel import TunnelRun
 
@@ -28,6 +29,7 @@ def diagnose(
     tunnel_run: TunnelRun | None = None,
     file_modes: Mapping[str, int] | None = None,
     addresses: Sequence[str] | None = None,
+    openssl_cli_version: str | None = None,
 ) -> Report:
     """Diagnose an mTLS onboarding from its files, as the guide's eight steps do.
 
@@ -48,11 +50,17 @@ def diagnose(
     `addresses`: the IP addresses `endpoint` resolved to when the front end checked it;
     steps 3 and 4 then connect to exactly these (no second DNS lookup), while SNI and the
     certificate-name check still use the endpoint's name.
+    `openssl_cli_version`: what the system's `openssl version` printed, if the front end
+    asked; named beside the engine's own OpenSSL wherever a verdict is OpenSSL's.
     """
-    with diagnosis_cache():
-        return _diagnose(
-            files, endpoint, stunnel, timeout, now, stunnel_unreadable, logon, tunnel_run, file_modes, addresses
-        )
+    token = set_cli_openssl_version(openssl_cli_version)
+    try:
+        with diagnosis_cache():
+            return _diagnose(
+                files, endpoint, stunnel, timeout, now, stunnel_unreadable, logon, tunnel_run, file_modes, addresses
+            )
+    finally:
+        reset_cli_openssl_version(token)
 
 
 def _diagnose(
@@ -69,7 +77,7 @@ def _diagnose(
 ) -> Report:
     inputs, unread = _read_all(files, file_modes or {})
     context = Context(
-        onboarding=assign_roles(inputs),
+        onboarding=_roles(inputs),
         timeout=max(0.1, float(timeout)),
         now=now or dt.datetime.now(dt.UTC),
         unread_files=unread,
@@ -78,7 +86,7 @@ def _diagnose(
         addresses=None if addresses is None else tuple(str(a) for a in addresses),
     )
     if stunnel is not None:
-        context.stunnel = read_file(_clean_name(stunnel[0]), bytes(stunnel[1]))
+        context.stunnel = _read_one(_clean_name(stunnel[0]), bytes(stunnel[1]))
     if stunnel_unreadable is not None:
         context.stunnel_unreadable = {str(k): str(v)[:200] for k, v in stunnel_unreadable.items()}
     if endpoint is not None:
@@ -114,17 +122,34 @@ def _read_all(files: Sequence[tuple[str, bytes]], modes: Mapping[str, int]) -> t
         seen[clean] = seen.get(clean, 0) + 1
         if seen[clean] > 1:
             clean = f"{clean} ({seen[clean]})"
-        read = read_file(clean, bytes(data))
+        read = _read_one(clean, bytes(data))
         mode = modes.get(name)
         out.append(read if not isinstance(mode, int) else dataclasses.replace(read, mode=mode))
     return out, unread
+
+
+def _read_one(name: str, data: bytes) -> InputFile:
+    """`read_file`, guarded: whatever a file holds, the diagnosis goes on and step 5 says why."""
+    try:
+        return read_file(name, data)
+    except Exception as exc:  # noqa: BLE001 - no input may stop the diagnosis with a traceback
+        return InputFile(name, len(data), FileFormat.BINARY, internal_error=type(exc).__name__)
+
+
+def _roles(inputs: list[InputFile]) -> Onboarding:
+    """`assign_roles`, guarded: on an unexpected error no file gets a part, and step 5 says so."""
+    try:
+        return assign_roles(inputs)
+    except Exception as exc:  # noqa: BLE001 - the steps still run and report what they can
+        return Onboarding(files=inputs, error=type(exc).__name__)
 
 
 def _clean_name(name: object) -> str:
     """A printable, bounded file name: names come from users and end up in messages."""
     text = str(name)
     text = "".join(ch if (ch.isprintable() and ch not in "`*_~<>|") or ch in "_" else "?" for ch in text)
-    return (text.strip() or "unnamed")[:120]
+    # Long enough for a path as typed (the commands must work where the user stands).
+    return (text.strip() or "unnamed")[:240]
 
 
 def _run_step(step: object, context: Context) -> list[Finding]:

@@ -9,21 +9,18 @@ these files in stunnel and in the FIX client.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
-from OpenSSL import crypto
 
-from bot.engine import certs, pem
+from bot.engine import containers, objects, pem
+from bot.engine.items import Item, KeyFormat, Kind
+from bot.engine.keyinfo import PublicKeyInfo
+
+# Re-exported: the steps and front ends import these from here.
+__all__ = ["Item", "KeyFormat", "Kind", "PublicKeyInfo"]
 
 # Larger files are not parsed at all (a real bundle is a few KiB; a CA store ~200 KiB).
 MAX_FILE_BYTES = 1024 * 1024
@@ -36,92 +33,14 @@ MAX_TOTAL_BYTES = 8 * 1024 * 1024
 MAX_KEY_BITS = {"RSA": 16384, "DSA": 10000}
 
 
-class Kind(StrEnum):
-    """What an item (one PEM block or DER object) is."""
-
-    CERTIFICATE = "certificate"
-    PRIVATE_KEY = "private-key"
-    ENCRYPTED_KEY = "encrypted-private-key"
-    CSR = "csr"
-    PUBLIC_KEY = "public-key"
-    PARAMETERS = "parameters"  # EC PARAMETERS / DH PARAMETERS: harmless extras
-    UNREADABLE = "unreadable"  # looks like PEM, but OpenSSL cannot read it
-    OTHER_PEM = "other-pem"  # a PEM type that plays no part here (CRL, PKCS7, ...)
-
-
 class FileFormat(StrEnum):
     PEM = "pem"
     DER = "der"
     TEXT = "text"  # text without any PEM block (a config, a log, a note)
     BINARY = "binary"
+    PKCS12 = "pkcs12"  # a .p12/.pfx container
     EMPTY = "empty"
     TOO_LARGE = "too-large"
-
-
-class KeyFormat(StrEnum):
-    PKCS8 = "pkcs8"  # "BEGIN PRIVATE KEY" (openssl genrsa in OpenSSL 3)
-    PKCS1 = "pkcs1"  # "BEGIN RSA PRIVATE KEY" (OpenSSL 1.x, `openssl rsa -traditional`)
-    SEC1 = "sec1"  # "BEGIN EC PRIVATE KEY"
-    DSA = "dsa-legacy"
-    ENCRYPTED_PKCS8 = "encrypted-pkcs8"
-    ENCRYPTED_LEGACY = "encrypted-legacy"  # Proc-Type: 4,ENCRYPTED headers
-    DER = "der"
-
-
-@dataclass(frozen=True)
-class PublicKeyInfo:
-    """The public half of a key: enough to compare keys and describe them, never secret."""
-
-    algorithm: str  # "RSA", "EC", "Ed25519", ...
-    bits: int
-    detail: str  # "RSA 4096", "EC prime256v1", ...
-    spki_der: bytes
-    # The public key object (public, so harmless), for facts computed only when asked.
-    key: PublicKeyTypes = field(repr=False, compare=False)
-
-    @functools.cached_property
-    def rsa_modulus_md5(self) -> str | None:
-        """What `openssl x509|rsa -noout -modulus | openssl md5` prints (RSA only)."""
-        if not isinstance(self.key, rsa.RSAPublicKey):
-            return None
-        # `openssl ... -noout -modulus` prints "Modulus=<HEX>\n"; `openssl md5` hashes that.
-        modulus_hex = format(self.key.public_numbers().n, "X")
-        return hashlib.md5(f"Modulus={modulus_hex}\n".encode(), usedforsecurity=False).hexdigest()
-
-    @property
-    def spki_sha256(self) -> str:
-        """What `openssl pkey -pubout -outform der | openssl sha256` prints."""
-        return hashlib.sha256(self.spki_der).hexdigest()
-
-
-@dataclass
-class Item:
-    """One object found in a file."""
-
-    kind: Kind
-    label: str  # the PEM label, or "DER"
-    index: int  # position in the file, from 0
-    first_line: int = 0
-    problems: tuple[pem.PemProblem, ...] = ()
-    openssl_error: str | None = None  # why OpenSSL refused it, when it did
-    cert: x509.Certificate | None = None
-    csr: x509.CertificateSigningRequest | None = None
-    public_key: PublicKeyInfo | None = None
-    key_format: KeyFormat | None = None
-    # How to load the private key object, for the TLS handshake (step 4) only: it is
-    # built on first use, in memory, and never rendered, logged or serialised.
-    private_key_source: Callable[[], PrivateKeyTypes] | None = field(default=None, repr=False)
-    too_large: str | None = None  # "RSA 65536": a key larger than OpenSSL uses (then kind is UNREADABLE)
-
-    @property
-    def private_key(self) -> PrivateKeyTypes | None:
-        """The private key object (loaded now, kept nowhere), or None if there is none or it fails."""
-        if self.private_key_source is None:
-            return None
-        try:
-            return self.private_key_source()
-        except (ValueError, TypeError, UnsupportedAlgorithm):
-            return None
 
 
 @dataclass
@@ -142,6 +61,7 @@ class InputFile:
     truncated_at_limit: bool = False
     looks_like: str | None = None  # "stunnel-config", "stunnel-log" for text files
     mode: int | None = None  # st_mode as the front end read the file (CLI only); None: not known
+    internal_error: str | None = None  # reading failed unexpectedly (the exception's class name)
 
     def of_kind(self, *kinds: Kind) -> list[Item]:
         return [i for i in self.items if i.kind in kinds]
@@ -168,14 +88,21 @@ def read_file(name: str, data: bytes) -> InputFile:
     if not data.strip():
         return InputFile(name, len(data), FileFormat.EMPTY)
     text, encoding_problem = _decode_text(data)
+    if text is None and (data.startswith(b"-----BEGIN ") or b"\n-----BEGIN " in data):
+        # OpenSSL reads PEM blocks line by line whatever surrounds them (NUL padding, a
+        # binary blob appended): so do we; the bytes around are text outside the blocks.
+        text = data.decode("latin-1")
     if text is None:
-        der = _read_der(data)
+        container = containers.read_pkcs12(data)
+        if container is not None:
+            return InputFile(name, len(data), FileFormat.PKCS12, items=[_within_key_limits(i) for i in container])
+        der = objects.read_der(data)
         if der is not None:
             der = _within_key_limits(der)
             return InputFile(name, len(data), FileFormat.DER, items=[der])
         return InputFile(name, len(data), FileFormat.BINARY)
     scan = pem.scan(text)
-    items = [_within_key_limits(_read_block(block, n)) for n, block in enumerate(scan.blocks)]
+    items = [_within_key_limits(objects.read_block(block, n)) for n, block in enumerate(scan.blocks)]
     if encoding_problem == "utf-16":
         # We can read it, OpenSSL cannot: nothing in it counts, as for OpenSSL.
         items = [Item(Kind.UNREADABLE, i.label, i.index, i.first_line, openssl_error="UTF-16 text") for i in items]
@@ -254,181 +181,8 @@ def _within_key_limits(item: Item) -> Item:
     item.kind = Kind.UNREADABLE
     item.too_large = info.detail
     item.openssl_error = f"{info.detail}-bit key: larger than the {limit} bits OpenSSL uses"
-    item.cert = item.csr = item.public_key = None
+    item.cert = item.csr = item.public_key = item.openssl_cert = None
     item.private_key_source = None
     return item
 
 
-def _read_block(block: pem.PemBlock, index: int) -> Item:
-    label = block.label
-    item = Item(Kind.UNREADABLE, label, index, first_line=block.first_line, problems=block.problems)
-    if block.body is None or pem.PemProblem.NO_END in block.problems or pem.PemProblem.END_MISMATCH in block.problems:
-        return item
-    encrypted_legacy = any(k == "Proc-Type" and "ENCRYPTED" in v for k, v in block.headers)
-    if label in ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"):
-        return _read_certificate(item, block)
-    if label == "ENCRYPTED PRIVATE KEY" or encrypted_legacy:
-        item.kind = Kind.ENCRYPTED_KEY
-        item.key_format = KeyFormat.ENCRYPTED_PKCS8 if label == "ENCRYPTED PRIVATE KEY" else KeyFormat.ENCRYPTED_LEGACY
-        return item
-    if label in ("PRIVATE KEY", "RSA PRIVATE KEY", "EC PRIVATE KEY", "DSA PRIVATE KEY"):
-        return _read_private_key(item, block)
-    if label in ("CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"):
-        try:
-            item.csr = x509.load_der_x509_csr(block.body)
-        except ValueError as exc:
-            item.openssl_error = _short(exc)
-            return item
-        item.kind = Kind.CSR
-        item.public_key = _csr_public_info(item.csr)
-        return item
-    if label in ("PUBLIC KEY", "RSA PUBLIC KEY"):
-        item.kind = Kind.PUBLIC_KEY
-        return item
-    if label.endswith("PARAMETERS"):
-        item.kind = Kind.PARAMETERS
-        return item
-    item.kind = Kind.OTHER_PEM
-    return item
-
-
-def _read_certificate(item: Item, block: pem.PemBlock) -> Item:
-    try:
-        # OpenSSL's reader decides whether the block is readable at all.
-        openssl_cert = crypto.load_certificate(crypto.FILETYPE_PEM, block.text.encode("ascii", "replace"))
-    except crypto.Error as exc:
-        item.openssl_error = _openssl_reason(exc)
-        return item
-    try:
-        cert = _fields_parsed(openssl_cert.to_cryptography())
-        certs.remember_openssl_x509(cert, openssl_cert)
-    except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
-        item.openssl_error = "malformed certificate fields: " + _short(exc)
-        return item
-    item.cert = cert
-    item.kind = Kind.CERTIFICATE
-    item.public_key = _cert_public_info(item.cert)
-    return item
-
-
-def _fields_parsed(cert: x509.Certificate) -> x509.Certificate:
-    """`cert`, once the fields the steps read have been parsed (or a ValueError & co. raised).
-
-    `cryptography` parses names, dates and the version lazily, and more strictly than
-    OpenSSL: parse them here, so that no later step meets a field it cannot read.
-    """
-    _ = (cert.version, certs.subject(cert), certs.issuer(cert), cert.serial_number)
-    _ = (cert.not_valid_before_utc, cert.not_valid_after_utc)
-    return cert
-
-
-def _read_private_key(item: Item, block: pem.PemBlock) -> Item:
-    item.key_format = {
-        "PRIVATE KEY": KeyFormat.PKCS8,
-        "RSA PRIVATE KEY": KeyFormat.PKCS1,
-        "EC PRIVATE KEY": KeyFormat.SEC1,
-        "DSA PRIVATE KEY": KeyFormat.DSA,
-    }[block.label]
-    pem_bytes = block.text.encode("ascii", "replace")
-    try:
-        # OpenSSL's own reader judges the key; cryptography gives its public half (the
-        # private object is dropped at once and made again only for a handshake).
-        crypto.load_privatekey(crypto.FILETYPE_PEM, pem_bytes, passphrase=_no_passphrase)
-        public = _load_private(pem_bytes).public_key()
-    except (crypto.Error, ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        item.openssl_error = _openssl_reason(exc)
-        return item
-    item.kind = Kind.PRIVATE_KEY
-    item.public_key = _public_info(public)
-    item.private_key_source = lambda: _load_private(pem_bytes)
-    return item
-
-
-def _load_private(pem_bytes: bytes) -> PrivateKeyTypes:
-    # Without cryptography's RSA consistency check (~260 ms for 4096 bits): OpenSSL has
-    # already read the key, and the guide only ever compares public halves.
-    return serialization.load_pem_private_key(pem_bytes, password=None, unsafe_skip_rsa_key_validation=True)
-
-
-def _read_der(data: bytes) -> Item | None:
-    """Recognise a DER certificate, private key or CSR (as Windows tools export them)."""
-    if not data.startswith(b"\x30"):
-        return None
-    try:
-        cert = _fields_parsed(x509.load_der_x509_certificate(data))
-        return Item(Kind.CERTIFICATE, "DER", 0, cert=cert, public_key=_cert_public_info(cert))
-    except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion):
-        pass
-    try:
-        key = serialization.load_der_private_key(data, password=None, unsafe_skip_rsa_key_validation=True)
-        return Item(
-            Kind.PRIVATE_KEY,
-            "DER",
-            0,
-            key_format=KeyFormat.DER,
-            private_key_source=lambda: key,
-            public_key=_public_info(key.public_key()),
-        )
-    except TypeError:
-        return Item(Kind.ENCRYPTED_KEY, "DER", 0, key_format=KeyFormat.DER)
-    except (ValueError, UnsupportedAlgorithm):
-        pass  # not a DER key: try a CSR next
-    try:
-        csr = x509.load_der_x509_csr(data)
-        return Item(Kind.CSR, "DER", 0, csr=csr, public_key=_csr_public_info(csr))
-    except ValueError:
-        return None
-
-
-def _no_passphrase(_writing: bool) -> bytes:
-    # An unencrypted key never asks; an encrypted one fails cleanly instead of prompting.
-    return b""
-
-
-def _cert_public_info(cert: x509.Certificate) -> PublicKeyInfo | None:
-    try:
-        return _public_info(cert.public_key())
-    except (ValueError, Exception):  # noqa: BLE001 - unsupported key types stay unknown
-        return None
-
-
-def _csr_public_info(csr: x509.CertificateSigningRequest) -> PublicKeyInfo | None:
-    try:
-        return _public_info(csr.public_key())
-    except (ValueError, UnsupportedAlgorithm):  # an unknown or malformed key: still a CSR
-        return None
-
-
-def _public_info(key: PublicKeyTypes) -> PublicKeyInfo:
-    spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    if isinstance(key, rsa.RSAPublicKey):
-        return PublicKeyInfo("RSA", key.key_size, f"RSA {key.key_size}", spki, key)
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return PublicKeyInfo("EC", key.curve.key_size, f"EC {_curve_name(key.curve.name)}", spki, key)
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return PublicKeyInfo("Ed25519", 256, "Ed25519", spki, key)
-    if isinstance(key, ed448.Ed448PublicKey):
-        return PublicKeyInfo("Ed448", 456, "Ed448", spki, key)
-    if isinstance(key, dsa.DSAPublicKey):
-        return PublicKeyInfo("DSA", key.key_size, f"DSA {key.key_size}", spki, key)
-    return PublicKeyInfo(type(key).__name__, 0, type(key).__name__, spki, key)
-
-
-def _curve_name(name: str) -> str:
-    # OpenSSL calls secp256r1 "prime256v1"; people read it in `openssl` output that way.
-    return {"secp256r1": "prime256v1 (P-256)", "secp384r1": "secp384r1 (P-384)", "secp521r1": "secp521r1 (P-521)"}.get(
-        name, name
-    )
-
-
-def _openssl_reason(exc: Exception) -> str:
-    if isinstance(exc, crypto.Error) and exc.args and isinstance(exc.args[0], list) and exc.args[0]:
-        parts = [str(e[-1]) for e in exc.args[0] if isinstance(e, tuple) and e]
-        if parts:
-            return "; ".join(dict.fromkeys(parts))
-    return _short(exc)
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return text[:200]

@@ -12,6 +12,10 @@ from enum import StrEnum
 from typing import Any
 
 SCHEMA_VERSION = 1
+# Kinds of content (InputSummary.kinds) that mean a secret was shared: a private key in
+# any form, an ssh-keygen key, a .p12 that holds a key or is locked. Every key-exposure
+# warning tests this one set.
+KEY_MATERIAL_KINDS = frozenset({"private-key", "encrypted-private-key", "openssh-private-key", "pkcs12"})
 
 
 class Status(StrEnum):
@@ -98,6 +102,11 @@ class InputSummary:
     kinds: tuple[str, ...]
     role: str
 
+    @property
+    def holds_key_material(self) -> bool:
+        """The input holds a private key (or may: a locked .p12), so sharing it exposed a secret."""
+        return any(k in KEY_MATERIAL_KINDS for k in self.kinds)
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "kinds": list(self.kinds), "role": self.role}
 
@@ -135,7 +144,7 @@ class Report:
     @property
     def private_key_roles(self) -> tuple[str, ...]:
         """Roles of the inputs that hold a private key (used to warn about exposure)."""
-        return tuple(i.role for i in self.inputs if "private-key" in i.kinds or "encrypted-private-key" in i.kinds)
+        return tuple(i.role for i in self.inputs if i.holds_key_material)
 
     def step(self, number: int) -> StepResult:
         return self.steps[number - 1]

@@ -9,13 +9,14 @@ decided by what a file holds and how its certificates relate; the name only brea
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from bot.engine.certs import is_ca, is_self_signed, issued_by
+from bot.engine.certs import is_ca, is_self_signed, issued_by, issuer_der, subject_der
 from bot.engine.inputs import FileFormat, InputFile, Item, Kind
 
 
@@ -48,6 +49,8 @@ class Onboarding:
     client_extra_certs: list[x509.Certificate] = field(default_factory=list)  # chain after the leaf
     client_ca: list[x509.Certificate] = field(default_factory=list)
     client_ca_file: str | None = None
+    # Every certificate of the client CA file, including those only OpenSSL reads (step 1).
+    client_ca_items: list[Item] = field(default_factory=list)
     ca_key: Item | None = None
     ca_key_file: str | None = None
     csr: Item | None = None
@@ -56,6 +59,7 @@ class Onboarding:
     server_ca_file: str | None = None
     stunnel_config: InputFile | None = None
     stunnel_log: InputFile | None = None
+    error: str | None = None  # sorting failed unexpectedly (the exception's class name): step 5 says so
 
     @property
     def made_own_ca(self) -> bool:
@@ -72,6 +76,7 @@ class Onboarding:
 
 
 _SERVER_CA_HINTS = ("itbit", "paxos", "exchange", "server", "sandbox-ca", "prod-ca")
+_CLIENT_KEY_HINTS = ("host", "client", "fix", "private", "user")
 
 
 def assign_roles(files: list[InputFile]) -> Onboarding:
@@ -83,7 +88,7 @@ def assign_roles(files: list[InputFile]) -> Onboarding:
 
     for f in files:
         certs = f.of_kind(Kind.CERTIFICATE)
-        keys = f.of_kind(Kind.PRIVATE_KEY, Kind.ENCRYPTED_KEY)
+        keys = _tls_keys(f)
         if f.looks_like == "stunnel-config":
             ob.roles[f.name] = Role.STUNNEL_CONFIG
             ob.stunnel_config = ob.stunnel_config or f
@@ -93,10 +98,7 @@ def assign_roles(files: list[InputFile]) -> Onboarding:
         elif certs and keys:
             leaf_files.append(f)
         elif certs:
-            if all(c.cert is not None and (is_ca(c.cert) or is_self_signed(c.cert)) for c in certs):
-                ca_candidates.append(f)
-            else:
-                leaf_files.append(f)
+            (ca_candidates if all(_ca_like(c) for c in certs) else leaf_files).append(f)
         elif keys:
             key_only.append(f)
         elif f.of_kind(Kind.CSR):
@@ -106,12 +108,113 @@ def assign_roles(files: list[InputFile]) -> Onboarding:
         else:
             ob.roles[f.name] = _role_of_unreadable(f)
 
+    _leaf_among_cas(leaf_files, ca_candidates)
+    _issuers_among_leaves(leaf_files, ca_candidates)
     _pick_client_cert(ob, leaf_files)
     _pick_keys(ob, leaf_files, key_only, ca_candidates)
     _pick_cas(ob, ca_candidates)
     for f in files:
         ob.roles.setdefault(f.name, Role.UNKNOWN)
     return ob
+
+
+def _tls_keys(f: InputFile) -> list[Item]:
+    """The keys of `f` that can be a TLS client (or CA) key: not ML-KEM, X25519, DH, ..."""
+    return [
+        k
+        for k in f.of_kind(Kind.PRIVATE_KEY, Kind.ENCRYPTED_KEY)
+        if k.public_key is None or k.public_key.can_be_tls_client_key
+    ]
+
+
+def _ca_like(item: Item) -> bool:
+    """A certificate that belongs in a CA file: CA:TRUE, or self-signed (self-issued when
+    only OpenSSL reads it)."""
+    if item.cert is not None:
+        return is_ca(item.cert) or is_self_signed(item.cert)
+    return _names(item)[0] == _names(item)[1] != b""
+
+
+def _names(item: Item) -> tuple[bytes, bytes]:
+    """(subject, issuer) as DER, from whichever library read the certificate."""
+    if item.cert is not None:
+        return subject_der(item.cert), issuer_der(item.cert)
+    if item.openssl_cert is not None:
+        # Only for certificates `cryptography` refuses; pyOpenSSL marks these calls deprecated
+        # in favour of cryptography, which is exactly what cannot read this certificate.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return item.openssl_cert.get_subject().der(), item.openssl_cert.get_issuer().der()
+    return b"", b""
+
+
+def _leaf_among_cas(leaf_files: list[InputFile], ca_files: list[InputFile]) -> None:
+    """With no end-entity certificate, the CA-like file that is checked against another is the "leaf".
+
+    `openssl verify -CAfile root.pem intermediate.pem` checks an intermediate; a
+    self-signed certificate without CA:TRUE given with a CA is checked against it too.
+    """
+    if leaf_files or len(ca_files) < 2:
+        return
+    subjects = {_names(c)[0] for f in ca_files for c in f.of_kind(Kind.CERTIFICATE)}
+    for f in ca_files:
+        first = f.of_kind(Kind.CERTIFICATE)[0]
+        subject, issuer = _names(first)
+        issued_by_other = subject != issuer and issuer in subjects
+        not_a_ca = first.cert is not None and not is_ca(first.cert)
+        # An intermediate is never a trust anchor on its own: unless its name says it is
+        # a CA file, it is the certificate to check (`openssl verify -CAfile other it`).
+        # (Self-issued is not self-signed: a key-rollover certificate names itself as issuer.)
+        self_signed = is_self_signed(first.cert) if first.cert is not None else subject == issuer
+        intermediate = not self_signed and not _ca_named(f.name) and not server_named(f.name)
+        if issued_by_other or not_a_ca or intermediate:
+            ca_files.remove(f)
+            leaf_files.append(f)
+            return
+
+
+def _issuers_among_leaves(leaf_files: list[InputFile], ca_files: list[InputFile]) -> None:
+    """Move to the CA files the certificate-only files that issued another file's certificate.
+
+    An intermediate without CA:TRUE, or an old v1 CA that is not self-signed, is not
+    "CA-like" on its own; but when another input's certificate names it as issuer, it is
+    that input's CA file (`openssl verify -CAfile it other` is what the user will run).
+    Names break the tie when nothing relates them: a file called like a CA is the CA file.
+    """
+    cert_only = [f for f in leaf_files if not _tls_keys(f)]
+    if len(leaf_files) < 2 or not cert_only:
+        return
+
+    def first_issuer(g: InputFile) -> bytes:
+        return _names(g.of_kind(Kind.CERTIFICATE)[0])[1]
+
+    def issued_another(f: InputFile) -> bool:
+        subjects = {_names(c)[0] for c in f.of_kind(Kind.CERTIFICATE) if _names(c)[0] != _names(c)[1]}
+        return any(first_issuer(g) in subjects for g in leaf_files if g is not f)
+
+    moved = [f for f in cert_only if issued_another(f)] or [f for f in cert_only if _ca_named(f.name)]
+    if not moved:
+        # Nothing related, no name to go by: a certificate of another subject than the
+        # client's is, as in `openssl verify -CAfile B A`, the CA file it is checked against
+        # (one of the same subject is a copy or a renewal of the client certificate).
+        bundles = [f for f in leaf_files if f not in cert_only]
+        primary = (bundles or sorted(cert_only, key=lambda f: _name_rank(f.name, ("host", ".crt"))))[0]
+        subject = _names(_leaf_of(primary.of_kind(Kind.CERTIFICATE)))[0]
+        moved = [f for f in cert_only if f is not primary and _names(f.of_kind(Kind.CERTIFICATE)[0])[0] != subject]
+    if len(moved) == len(leaf_files):
+        moved = moved[1:]  # one file must stay the client certificate: the first given
+    for f in moved:
+        leaf_files.remove(f)
+        ca_files.append(f)
+
+
+def _ca_named(name: str) -> bool:
+    stem = _base(name).rsplit(".", 1)[0]
+    return "ca" in stem.replace("_", "-").split("-") or stem.endswith("ca") or "root" in stem
+
+
+def _base(name: str) -> str:
+    return name.lower().replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def _pick_client_cert(ob: Onboarding, leaf_files: list[InputFile]) -> None:
@@ -139,7 +242,7 @@ def _pick_client_cert(ob: Onboarding, leaf_files: list[InputFile]) -> None:
 def _leaf_of(certs: list[Item]) -> Item:
     """The end-entity certificate of a file: the first non-CA one (OpenSSL uses the first)."""
     for item in certs:
-        if item.cert is not None and not is_ca(item.cert):
+        if not (is_ca(item.cert) if item.cert is not None else _ca_like(item)):
             return item
     return certs[0]
 
@@ -155,17 +258,21 @@ def _pick_keys(
     # The key inside the chosen bundle is the bundle's key, whatever it matches: step 6 judges.
     if ob.client_cert_file is not None:
         bundle = next(f for f in ob.files if f.name == ob.client_cert_file)
-        bundle_keys = bundle.of_kind(Kind.PRIVATE_KEY, Kind.ENCRYPTED_KEY)
+        bundle_keys = _tls_keys(bundle)
         if bundle_keys:
             ob.client_key, ob.client_key_file = bundle_keys[0], bundle.name
     for f in key_only:
-        key = f.of_kind(Kind.PRIVATE_KEY, Kind.ENCRYPTED_KEY)[0]
+        key = _tls_keys(f)[0]
         spki = key.public_key.spki_der if key.public_key else None
         if spki is not None and spki in ca_spkis:
             role = Role.CA_KEY
         elif spki is not None and spki == cert_spki:
             role = Role.CLIENT_KEY
         elif _name_rank(f.name, ("ca.key", "ca-key", "ca_key", "rootca", "ca.")) == 0:
+            role = Role.CA_KEY
+        elif ob.client_cert is None and ca_files and _name_rank(f.name, _CLIENT_KEY_HINTS) == 1:
+            # No client certificate, a CA certificate, and a key that belongs to nothing:
+            # compared with the CA certificate, step 6 says whether it is its key.
             role = Role.CA_KEY
         else:
             role = Role.CLIENT_KEY
@@ -178,23 +285,35 @@ def _pick_keys(
 
 def _pick_cas(ob: Onboarding, ca_files: list[InputFile]) -> None:
     """The client CA issued the client certificate; the server CA is the other one."""
-    leaf = ob.client_cert.cert if ob.client_cert else None
-    issuer_files = [f for f in ca_files if leaf is not None and any(issued_by(leaf, c) for c in f.certificates)]
+    leaf = ob.client_cert
+    issuer_files = [f for f in ca_files if leaf is not None and any(_issued(leaf, c) for c in f.of_kind(Kind.CERTIFICATE))]
+    ca_key = ob.ca_key.public_key.spki_der if ob.ca_key and ob.ca_key.public_key else None
+    # A CA certificate whose key was given is the client's own CA (the exchange keeps its key).
+    keyed = [
+        f for f in ca_files if ca_key is not None and any(c.public_key and c.public_key.spki_der == ca_key for c in f.items)
+    ]
 
     # Ties (or no client certificate): names decide. `itbit-ca.pem` is the server's.
     def server_like(f: InputFile) -> bool:
-        return any(h in f.name.lower() for h in _SERVER_CA_HINTS)
+        return server_named(f.name)
 
     client_ca_file: InputFile | None = None
     if issuer_files:
         non_server = [f for f in issuer_files if not server_like(f)]
         client_ca_file = (non_server or issuer_files)[0]
+    elif keyed:
+        client_ca_file = keyed[0]
     else:
         named = [f for f in ca_files if not server_like(f) and _name_rank(f.name, ("ca.crt", "ca.pem", "ca")) == 0]
+        if ob.ca_key is not None or leaf is not None:
+            # A CA key was given, or a certificate to check: as `openssl verify -CAfile`, the
+            # CA file not named like the exchange's is the one to check against, whatever its name.
+            named = named or [f for f in ca_files if not server_like(f)]
         if named:
             client_ca_file = named[0]
     if client_ca_file is not None:
         ob.client_ca, ob.client_ca_file = client_ca_file.certificates, client_ca_file.name
+        ob.client_ca_items = client_ca_file.of_kind(Kind.CERTIFICATE)
         ob.roles[client_ca_file.name] = Role.CLIENT_CA
     rest = [f for f in ca_files if f is not client_ca_file]
     server = sorted(rest, key=lambda f: 0 if server_like(f) else 1)
@@ -210,12 +329,24 @@ def _pick_cas(ob: Onboarding, ca_files: list[InputFile]) -> None:
         ob.roles[client_ca_file.name] = Role.SERVER_CA
 
 
+def server_named(name: str | None) -> bool:
+    """The file name is the exchange's server CA's (itbit-ca.pem and the like)."""
+    return name is not None and any(h in _base(name) for h in _SERVER_CA_HINTS)
+
+
+def _issued(leaf: Item, ca: Item) -> bool:
+    """`ca` issued `leaf`: by signature when cryptography reads both, else by name (OpenSSL judges in step 1)."""
+    if leaf.cert is not None and ca.cert is not None:
+        return issued_by(leaf.cert, ca.cert)
+    return _names(leaf)[1] == _names(ca)[0] != b""
+
+
 def _role_of_unreadable(f: InputFile) -> Role:
     """A file whose blocks OpenSSL cannot read still has a part to play: judge by labels, then name."""
     labels = {i.label for i in f.items if i.kind is Kind.UNREADABLE}
     has_cert = any("CERTIFICATE" in lbl and "REQUEST" not in lbl for lbl in labels)
     has_key = any("PRIVATE KEY" in lbl for lbl in labels)
-    lower = f.name.lower()
+    lower = _base(f.name)
     if has_cert and has_key:
         return Role.CLIENT_BUNDLE
     if has_key:

@@ -111,7 +111,7 @@ def key_warning(report: Report, exposed: Sequence[str] = ()) -> str | None:
     `exposed`: names of shared inputs in which the Slack layer's own byte scan
     (`bot.slack.exposure`) found key material, whether or not the engine read them.
     """
-    keyed = [i for i in report.inputs if "private-key" in i.kinds or "encrypted-private-key" in i.kinds]
+    keyed = [i for i in report.inputs if i.holds_key_material]
     named = {i.name for i in keyed}
     unread = [n for n in dict.fromkeys(exposed) if n not in named]  # seen by the scan only
     if not keyed and not unread:

@@ -66,6 +66,13 @@ def skip(code: str, message: str, remediation: str | None = None, commands: tupl
 
 def missing_client_cert(ob: Onboarding, code: str) -> Finding:
     """The `skip` finding for a step that needs the client certificate and has none."""
+    if ob.client_cert is not None and ob.client_cert.cert is None:
+        return skip(
+            code,
+            f"OpenSSL reads the client certificate in {ob.client_cert_file}, but the stricter parser this step "
+            "uses refuses it (step 5, files.strict_parse), so this step could not run; step 1 checked it with OpenSSL.",
+            commands=(f"openssl x509 -noout -subject -issuer -dates -in {q(ob.client_cert_file, CLIENT_BUNDLE)}",),
+        )
     if has_unreadable(ob, "CERTIFICATE"):
         return skip(code, "The client certificate could not be read, so this step could not run: step 5 says why.")
     return skip(

@@ -30,6 +30,17 @@ def run(ctx: Context) -> list[Finding]:
     ob = ctx.onboarding
     cas = ob.client_ca
     leaf = ob.client_cert.cert if ob.client_cert else None
+    if any(c.cert is None for c in ob.client_ca_items):
+        ca_file = q(ob.client_ca_file, CLIENT_CA)
+        return [
+            skip(
+                "chain.not_checked",
+                f"OpenSSL reads every certificate in {ob.client_ca_file}, but the stricter parser this step uses "
+                "refuses one of them (step 5, files.strict_parse), so the chain was not followed here; step 1 "
+                "checked the certificate against the file with OpenSSL.",
+                commands=(f"openssl crl2pkcs7 -nocrl -certfile {ca_file} | openssl pkcs7 -print_certs -noout",),
+            )
+        ]
     if not cas:
         if leaf is not None and certs.is_self_signed(leaf):
             return [

@@ -24,10 +24,12 @@ from bot.engine.inputs import (
     KeyFormat,
     Kind,
 )
+from bot.engine.keyinfo import openssl_versions
 from bot.engine.pem import MAX_BLOCKS, PemProblem
 from bot.engine.report import Finding, Status
 from bot.engine.roles import Onboarding, Role
 from bot.engine.steps import _files_checks as checks
+from bot.engine.steps import _files_objects
 from bot.engine.steps._common import q
 
 NUMBER = 5
@@ -69,6 +71,7 @@ def run(ctx: Context) -> list[Finding]:
                 evidence={"unread": ctx.unread_files[:50]},
             )
         )
+    findings.extend(_files_objects.roles_failed(ob))
     for f in ob.files:
         findings.extend(_capped(f, _file_findings(f, ob.roles.get(f.name, Role.UNKNOWN))))
     findings.extend(_composition(ob))
@@ -122,6 +125,9 @@ def _capped(f: InputFile, findings: list[Finding]) -> list[Finding]:
 
 def _file_findings(f: InputFile, role: Role) -> list[Finding]:
     name = q(f.name, "file")
+    special = _files_objects.unexpected(f) + _files_objects.container_findings(f) + _files_objects.serial_file(f)
+    if special:
+        return special
     if f.format is FileFormat.TOO_LARGE:
         return [
             _fail(
@@ -147,9 +153,10 @@ def _file_findings(f: InputFile, role: Role) -> list[Finding]:
             _fail(
                 "files.binary",
                 f,
-                f"{f.name} is binary and holds no certificate or key OpenSSL can read (it may be a PKCS#12/.pfx file, an archive or a document).",
-                "Export the certificate and key as PEM; from a .pfx: openssl pkcs12 -in file.pfx -out fix.itbit.pem -nodes",
-                (f"file {name}", f"openssl pkcs12 -info -in {name} -noout"),
+                f"{f.name} is binary and holds no certificate, key, CSR or PKCS#12 container OpenSSL can read (an image, an archive or a document?).",
+                "Give the PEM files of the onboarding: fix.itbit.pem, ca.crt and itbit-ca.pem.",
+                (f"file {name}", f"openssl x509 -inform DER -noout -in {name}"),
+                dict(openssl_versions()),
             )
         ]
     out: list[Finding] = []
@@ -215,6 +222,7 @@ def _file_findings(f: InputFile, role: Role) -> list[Finding]:
     if f.encoding_problem != "utf-16":  # already explained once for the whole file
         for item in f.items:
             out.extend(_item_findings(f, item, role))
+            out.extend(_files_objects.item_findings(f, item, role))
     if f.truncated_at_limit:
         out.append(
             Finding(
@@ -285,16 +293,23 @@ def _item_findings(f: InputFile, item: Item, role: Role) -> list[Finding]:
                 )
             ]
         detail = item.openssl_error or ", ".join(p.value for p in item.problems) or "undecodable"
+        # Only a block whose text did not decode is "damaged base64"; one that decoded but
+        # that OpenSSL refuses holds a malformed (or unsupported) object.
+        damage = (
+            "its base64 content is damaged"
+            if _bad_text(item)
+            else f"its content is not a valid object of this type for {openssl_versions()['openssl_engine']} "
+            "(if the command below succeeds on your machine, your OpenSSL is more lenient: compare `openssl version`)"
+        )
         return [
             _fail(
                 "files.pem_corrupt",
                 f,
-                f"{where} cannot be read by OpenSSL ({detail}): its base64 content is damaged.",
+                f"{where} cannot be read by OpenSSL ({detail}): {damage}.",
                 "Copy the block again from the original; do not retype or reflow it.",
-                (
-                    f"openssl {'x509' if 'CERTIFICATE' in item.label and 'REQUEST' not in item.label else 'pkey'} -in {name} -noout",
-                ),
-                {"problems": [p.value for p in item.problems]},
+                (f"openssl {_tool(item.label)} -in {name} -noout",),
+                # The verdict is the linked OpenSSL's: name it (the system's `openssl` may differ).
+                {"problems": [p.value for p in item.problems], **openssl_versions()},
             )
         ]
     if item.kind is Kind.ENCRYPTED_KEY:
@@ -332,6 +347,17 @@ def _item_findings(f: InputFile, item: Item, role: Role) -> list[Finding]:
             )
         ]
     return []
+
+
+def _tool(label: str) -> str:
+    """The openssl command that reads a block with this label."""
+    if "REQUEST" in label:
+        return "req"
+    return "x509" if "CERTIFICATE" in label else "pkey"
+
+
+def _bad_text(item: Item) -> bool:
+    return any(p in item.problems for p in (PemProblem.BAD_BASE64, PemProblem.EMPTY_BODY))
 
 
 def _harmless(f: InputFile) -> list[Finding]:
@@ -377,7 +403,10 @@ def _composition(ob: Onboarding) -> list[Finding]:
     client_key_kinds = (Kind.PRIVATE_KEY, Kind.ENCRYPTED_KEY)
     has_cert_role = ob.client_cert is not None
     # A block that is there but unreadable has its own finding: not "missing" as well.
-    if has_cert_role and ob.client_key is None and not checks.damaged(ob, "PRIVATE KEY"):
+    # A CA certificate checked against another CA (an intermediate given with its root, no
+    # client certificate) is no bundle that lacks its key.
+    checked_ca = ob.client_cert is not None and ob.client_cert.cert is not None and certs.is_ca(ob.client_cert.cert)
+    if has_cert_role and ob.client_key is None and not checked_ca and not checks.damaged(ob, "PRIVATE KEY"):
         out.append(
             Finding(
                 "files.bundle_missing_key",
@@ -469,6 +498,9 @@ def _ca_confusion(ob: Onboarding) -> list[Finding]:
         or bool(server_fps & client_fps)
         or (leaf is not None and ob.ca_key is not None and any(certs.issued_by(leaf, c) for c in ob.server_ca))
     )
+    swapped = _files_objects.swapped_cas(ob)
+    if swapped:
+        return swapped
     if leaf is not None and leaf.fingerprint(hashes.SHA256()) in server_fps:
         return [
             Finding(

@@ -15,8 +15,9 @@ from OpenSSL import crypto
 
 from bot.engine import certs
 from bot.engine.context import Context
+from bot.engine.keyinfo import openssl_versions
 from bot.engine.report import Finding, Status
-from bot.engine.roles import Role
+from bot.engine.roles import Onboarding, Role
 from bot.engine.steps._common import CLIENT_BUNDLE, CLIENT_CA, missing_client_cert, q, skip
 
 NUMBER = 1
@@ -47,6 +48,8 @@ REGENERATE = (
 
 def run(ctx: Context) -> list[Finding]:
     ob = ctx.onboarding
+    if ob.client_cert is not None and _openssl_only(ob):
+        return [_verify_openssl_only(ob, ctx.now)]
     if ob.client_cert is None or ob.client_cert.cert is None:
         return [missing_client_cert(ob, "verify.no_certificate")]
     cert = ob.client_cert.cert
@@ -63,6 +66,8 @@ def run(ctx: Context) -> list[Finding]:
         "certificate": certs.describe(cert),
         "ca_file": ob.client_ca_file,
         "ca_subjects": [certs.subject_name(c) for c in ob.client_ca],
+        # The verdict is OpenSSL's: name the one that gave it (the system's `openssl` may differ).
+        **openssl_versions(),
     }
     if error is None:
         return [
@@ -89,16 +94,23 @@ def openssl_verify(
     is used as an intermediate (the command reads only the first certificate of its
     argument). `check_time=False` is `openssl verify -no_check_time`: everything but the dates.
     """
+    return verify_x509(certs.openssl_x509(cert), [certs.openssl_x509(c) for c in trusted], when, check_time=check_time)
+
+
+def verify_x509(
+    cert: crypto.X509, trusted: list[crypto.X509], when: dt.datetime, *, check_time: bool = True
+) -> tuple[int, int, str] | None:
+    """`openssl_verify` on OpenSSL's own objects (also for certificates only OpenSSL reads)."""
     store = crypto.X509Store()
     for ca in trusted:
         try:
-            store.add_cert(certs.openssl_x509(ca))
+            store.add_cert(ca)
         except crypto.Error:
             continue  # the same certificate twice: OpenSSL's CLI ignores it too
     store.set_time(when.replace(tzinfo=None))
     if not check_time:
         store.set_flags(X509_V_FLAG_NO_CHECK_TIME)
-    context = crypto.X509StoreContext(store, certs.openssl_x509(cert))
+    context = crypto.X509StoreContext(store, cert)
     try:
         context.verify_certificate()
     except crypto.X509StoreContextError as exc:
@@ -241,3 +253,69 @@ def _otherwise(cert: x509.Certificate, cas: list[x509.Certificate], now: dt.date
     a new ca.crt while step 8 said ca.crt does not change.
     """
     return openssl_verify(cert, cas, now, check_time=False)
+
+
+# Codes for OpenSSL's error numbers when only OpenSSL reads the certificates (the wording
+# that needs cryptography's view of names and dates is then not available).
+_CODES_BY_ERROR = {
+    ERR_EXPIRED: "verify.expired",
+    ERR_NOT_YET_VALID: "verify.not_yet_valid",
+    ERR_SIGNATURE_FAILURE: "verify.bad_signature",
+    ERR_UNABLE_TO_GET_ISSUER: "verify.incomplete_chain",
+    ERR_UNABLE_TO_GET_LOCAL_ISSUER: "verify.wrong_ca",
+    ERR_DEPTH_ZERO_SELF_SIGNED: "verify.self_signed",
+    ERR_INVALID_CA: "verify.invalid_ca",
+    ERR_EE_KEY_TOO_SMALL: "verify.too_weak",
+    ERR_CA_KEY_TOO_SMALL: "verify.too_weak",
+    ERR_CA_MD_TOO_WEAK: "verify.too_weak",
+}
+
+
+def _openssl_only(ob: Onboarding) -> bool:
+    """The client certificate or a CA certificate is read by OpenSSL but refused by cryptography."""
+    leaf = ob.client_cert
+    return leaf is not None and (leaf.cert is None or any(c.cert is None for c in ob.client_ca_items))
+
+
+def _verify_openssl_only(ob: Onboarding, now: dt.datetime) -> Finding:
+    """Step 1 with OpenSSL's objects alone: the same verification, plainer wording."""
+    leaf = ob.client_cert
+    assert leaf is not None
+    cas = [c.openssl_cert for c in ob.client_ca_items if c.openssl_cert is not None]
+    cert_file = q(ob.client_cert_file, CLIENT_BUNDLE)
+    if leaf.openssl_cert is None or not cas:
+        return skip(
+            "verify.no_ca",
+            "The client CA file was not given (or holds no certificate OpenSSL reads): add ca.crt to check this step.",
+            commands=(f"openssl x509 -noout -issuer -in {cert_file}",),
+        )
+    command = f"openssl verify -CAfile {q(ob.client_ca_file, CLIENT_CA)} {cert_file}"
+    evidence: dict[str, object] = {
+        "ca_file": ob.client_ca_file,
+        "checked_with": "OpenSSL only (a stricter parser refuses a certificate here: step 5)",
+        **openssl_versions(),
+    }
+    error = verify_x509(leaf.openssl_cert, cas, now)
+    if error is None:
+        return Finding(
+            "verify.ok",
+            Status.PASS,
+            f"{ob.client_cert_file}: OK. {ob.client_ca_file} validates the certificate (checked with OpenSSL alone).",
+            commands=(command,),
+            evidence=evidence,
+        )
+    number, depth, text = error
+    evidence |= {"openssl_error": number, "openssl_error_text": text, "depth": depth}
+    code = _CODES_BY_ERROR.get(number, "verify.failed")
+    if code == "verify.wrong_ca" and depth > 0:
+        code = "verify.incomplete_chain"
+    if code == "verify.expired" and depth > 0:
+        code = "verify.ca_expired"
+    return Finding(
+        code,
+        Status.FAIL,
+        f"OpenSSL does not validate {ob.client_cert_file} with {ob.client_ca_file}: error {number} at depth {depth}: {text}.",
+        REGENERATE,
+        (command, f"openssl x509 -noout -subject -issuer -dates -in {cert_file}"),
+        evidence,
+    )
