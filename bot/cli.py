@@ -249,7 +249,7 @@ def file_modes(paths: Sequence[Path], referenced: Sequence[str], stunnel: str | 
     """
     if os.name == "nt":
         return {}
-    named = [(p.name, p) for p in paths]
+    named = [(str(p), p) for p in paths]  # the names read_one gives the engine: paths as typed
     base = Path(stunnel).parent if stunnel else Path()
     named += [(w, base / Path(os.path.expanduser(w))) for w in referenced]
     modes: dict[str, int] = {}

@@ -75,7 +75,8 @@ def test_world_readable_key_file_is_a_warning(pki: Pki, tmp_path: Path) -> None:
     bundle = tmp_path / "fix.itbit.pem"
     bundle.write_bytes(pki.client.bundle.read_bytes())
     bundle.chmod(0o644)
-    proc = fixcheck("diagnose", str(bundle), str(pki.client.ca_crt))
+    # Run where the file is: findings name it by the path as given (here the bare name).
+    proc = fixcheck("diagnose", "fix.itbit.pem", str(pki.client.ca_crt), cwd=tmp_path)
     assert proc.returncode == 0
     assert proc.stdout.startswith("! WARN")
     assert "[files.key_world_readable] fix.itbit.pem holds an unencrypted private key" in proc.stdout
