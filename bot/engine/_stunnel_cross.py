@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from bot.engine import _stunnel_log as slog
+from bot.engine import _stunnel_once as once
 from bot.engine import net
 from bot.engine._stunnel_conf import StunnelConfig, basename, is_ip, parse_address
 from bot.engine.context import Context
@@ -339,6 +340,7 @@ def reconcile(ctx: Context, findings: Sequence[Finding], cafiles: Sequence[str])
     """One root cause stated once; never advice to replace a CAfile step 4 showed to be right."""
     codes = {f.code for f in findings}
     findings = [f for f in findings if SAID_BY.get(f.code) not in codes]
+    findings = once.no_ok_beside_its_failure(once.point_at_cause(once.fold_confirmations(findings)))
     verified = _step4_verified_with(ctx)
     if verified is None:
         return findings

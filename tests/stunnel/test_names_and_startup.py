@@ -332,3 +332,40 @@ def test_stunnel_hung_up_on_in_the_handshake(stunnel_pki: StunnelPki, tmp_path: 
     assert "may not speak TLS" in f.message and "allow-list" in f.message
     other = "allow-list" if first == "may not speak TLS" else "may not speak TLS"
     assert f.message.index(first) < f.message.index(other), f.message
+
+
+# ------------------------------------------------------------------ QA of issue 11: one cause, stated once
+# Before: with CAfile = ca.crt and --through-stunnel, stunnel.cafile_is_client_ca and
+# stunnel.log_server_cert_untrusted both said "put itbit-ca.pem in CAfile"; stunnel.run_tls_failed
+# pointed at "the log findings above" that had been folded away; -v showed stunnel.ok next to the
+# log_checkhost_failed its own run produced.
+
+
+def test_cafile_is_client_ca_is_said_once_and_the_log_confirms_it(
+    stunnel_pki: StunnelPki, server: int, tmp_path: Path
+) -> None:
+    folder = onboarding(stunnel_pki, tmp_path / "files")
+    conf = _checkip_config(stunnel_pki, folder, server, cafile=folder / "ca.crt")
+    report = diagnose_json("--stunnel", str(conf), "--through-stunnel", "--timeout", "5", str(folder))
+    s7 = codes(report, 7)
+    assert s7["stunnel.cafile_is_client_ca"] == "fail"
+    assert "stunnel.log_server_cert_untrusted" not in s7
+    config = finding(report, 7, "stunnel.cafile_is_client_ca")
+    assert "stunnel's log shows it: '" in config["message"] and "certificate verify failed" in config["message"]
+    assert config["evidence"]["confirmed_by"] == "stunnel.log_server_cert_untrusted"
+    assert json.dumps(report).count("itbit-ca.pem (the certificate copied") == 1  # one remediation
+    run = finding(report, 7, "stunnel.run_tls_failed")
+    assert "stunnel.cafile_is_client_ca above says why" in run["message"]
+    assert "log findings above" not in run["message"]
+
+
+def test_no_correct_configuration_beside_its_own_failed_name_check(
+    stunnel_pki: StunnelPki, server: int, tmp_path: Path
+) -> None:
+    folder = onboarding(stunnel_pki, tmp_path / "files")
+    conf = _checkip_config(stunnel_pki, folder, server)
+    report = diagnose_json("--stunnel", str(conf), "--through-stunnel", "--timeout", "5", str(folder))
+    s7 = codes(report, 7)
+    assert s7["stunnel.log_checkhost_failed"] == "fail"
+    assert "stunnel.ok" not in s7
+    assert "stunnel.log_checkhost_failed above says why" in finding(report, 7, "stunnel.run_tls_failed")["message"]
