@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 from bot.engine import _stunnel_log as slog
 from bot.engine import _stunnel_once as once
 from bot.engine import net
-from bot.engine._stunnel_conf import StunnelConfig, basename, is_ip, parse_address
+from bot.engine._stunnel_conf import StunnelConfig, basename, is_ip, is_loopback, parse_address
 from bot.engine.context import Context
 from bot.engine.net import hostname
 from bot.engine.report import Finding, Status
@@ -39,7 +39,43 @@ TEMPLATE_CONNECT = "sandbox-fix.itbit.com:1234"
 
 
 def config_findings(ctx: Context, config: StunnelConfig, name: str) -> list[Finding]:
-    return [*_pid(ctx, config, name), *_connect_port(ctx, config, name), *_check_names(ctx, config, name)]
+    loops = _self_connect(config, name)
+    ports = [] if loops else _connect_port(ctx, config, name)  # a loop is the stronger finding on that line
+    return [*_pid(ctx, config, name), *loops, *ports, *_check_names(ctx, config, name)]
+
+
+def _listens_on_loopback(host: str | None) -> bool:
+    """stunnel's `accept` host: none, a wildcard or a loopback address all take 127.0.0.1's connections."""
+    return host is None or host in ("0.0.0.0", "::", "*") or is_loopback(host)
+
+
+def _self_connect(config: StunnelConfig, name: str) -> list[Finding]:
+    """`connect` is the service's own `accept` (e.g. both 127.0.0.1:1234): stunnel would connect to itself."""
+    out: list[Finding] = []
+    for svc in config.services:
+        accept = config.effective(svc, "accept")
+        connects = config.effective_all(svc, "connect")
+        if accept is None or not connects:
+            continue
+        a, c = parse_address(accept.value), parse_address(connects[0].value)
+        if a.port_number is None or a.port_number != c.port_number or c.unix:
+            continue
+        if not (c.host is None or is_loopback(c.host)) or not _listens_on_loopback(a.host):
+            continue
+        out.append(
+            Finding(
+                "stunnel.connect_is_accept",
+                Status.FAIL,
+                f"{name} line {connects[0].line}: connect = {connects[0].value} is this service's own accept "
+                f"(line {accept.line}: accept = {accept.value}): stunnel would connect to itself, in a loop, and "
+                "never reach the exchange.",
+                "Put the FIX server address and port from onboarding in connect = (the exchange's host, not this "
+                f"machine); accept = {accept.value} stays where your FIX client connects.",
+                (f"grep -nE '^[[:space:]]*(accept|connect)' {shlex.quote(name)}",),
+                {"accept": accept.value, "connect": connects[0].value},
+            )
+        )
+    return out
 
 
 def _pid(ctx: Context, config: StunnelConfig, name: str) -> list[Finding]:
@@ -118,7 +154,9 @@ def _connect_port(ctx: Context, config: StunnelConfig, name: str) -> list[Findin
                 "from onboarding, and nothing here confirms them.",
                 "Put the FIX server address and port from onboarding in connect =, and check them with --connect "
                 "HOST:PORT.",
-                (f"fixcheck diagnose --stunnel {shlex.quote(name)} --connect {shlex.quote(value)}",),
+                # The template's host is the guide's example, not theirs: a placeholder to fill.
+                (f"fixcheck diagnose --stunnel {shlex.quote(name)} --connect "
+                 f"{'HOST:PORT' if template else shlex.quote(value)}",),
             )
         )
     return out

@@ -8,12 +8,14 @@ another finding states better:
   second failure with a second remediation;
 - `--through-stunnel`'s summary points at the finding that explains the failure, by code,
   instead of "the log findings above", which may have been folded away;
-- `stunnel.ok` is not kept beside a failure the configuration itself caused.
+- `stunnel.ok` is not kept beside a failure the configuration itself caused;
+- a command written with `HOST:PORT` names the endpoint when it is known.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections.abc import Sequence
 
 from bot.engine.report import Finding, Status
@@ -96,3 +98,20 @@ def no_ok_beside_its_failure(findings: Sequence[Finding]) -> list[Finding]:
     if any(f.code in CAUSED_BY_CONFIG and f.status is Status.FAIL for f in findings):
         return [f for f in findings if f.code != "stunnel.ok"]
     return list(findings)
+
+
+# Findings whose HOST:PORT is a placeholder on purpose (the endpoint is what they question).
+PLACEHOLDER_ON_PURPOSE = frozenset({"stunnel.connect_unconfirmed"})
+
+
+def fill_endpoint(findings: Sequence[Finding], endpoint: str | None) -> list[Finding]:
+    """Commands written with `HOST:PORT` get the known endpoint, ready to paste."""
+    if not endpoint:
+        return list(findings)
+    quoted = shlex.quote(endpoint)
+    out = []
+    for f in findings:
+        if f.code not in PLACEHOLDER_ON_PURPOSE and any("HOST:PORT" in c for c in f.commands):
+            f = dataclasses.replace(f, commands=tuple(c.replace("HOST:PORT", quoted) for c in f.commands))
+        out.append(f)
+    return out

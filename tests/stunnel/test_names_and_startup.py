@@ -244,6 +244,8 @@ def test_template_connect_port_is_questioned_without_connect() -> None:
     report = diagnose([], stunnel=("itbit.conf", text.encode()))
     f = next(x for x in report.step(7).findings if x.code == "stunnel.connect_unconfirmed")
     assert f.status.value == "warn" and "guide template's example" in f.message
+    # The check command has a placeholder to fill, never the template's example host as if it were theirs.
+    assert f.commands == ("fixcheck diagnose --stunnel itbit.conf --connect HOST:PORT",)
     # With --connect, stunnel.connect_mismatch compares instead (no second finding). The test of the
     # template's own host needs no lookup: the endpoint is never resolved by step 7.
     other = text.replace("sandbox-fix.itbit.com:1234", "127.0.0.1:4490")
@@ -369,3 +371,19 @@ def test_no_correct_configuration_beside_its_own_failed_name_check(
     assert s7["stunnel.log_checkhost_failed"] == "fail"
     assert "stunnel.ok" not in s7
     assert "stunnel.log_checkhost_failed above says why" in finding(report, 7, "stunnel.run_tls_failed")["message"]
+    # The endpoint is known (the tunnel's connect): the command names it, not HOST:PORT.
+    (command,) = finding(report, 7, "stunnel.log_checkhost_failed")["commands"]
+    assert f"-connect 127.0.0.1:{server} " in command and "HOST:PORT" not in command
+
+
+def test_stunnel_connecting_to_itself_is_a_failure() -> None:
+    text = GUIDE_TEMPLATE.format(
+        pid="", accept=1234, cert="/etc/fix/fix.itbit.pem", cafile="/etc/fix/itbit-ca.pem", connect="127.0.0.1:1234"
+    )
+    s7 = {f.code: f for f in diagnose([], stunnel=("itbit.conf", text.encode())).step(7).findings}
+    loop = s7["stunnel.connect_is_accept"]
+    assert loop.status.value == "fail" and "connect to itself" in loop.message
+    assert "stunnel.connect_unconfirmed" not in s7 and "stunnel.ok" not in s7
+    # Another port on this machine (a local FIX test server) is no loop.
+    other = text.replace("connect = 127.0.0.1:1234", "connect = 127.0.0.1:4490")
+    assert "stunnel.connect_is_accept" not in {f.code for f in diagnose([], stunnel=("c", other.encode())).step(7).findings}
