@@ -235,7 +235,8 @@ def file_modes(paths: Sequence[Path], referenced: Sequence[str], stunnel: str | 
     """
     if os.name == "nt":
         return {}
-    named = [(p.name, p) for p in paths]
+    # Keyed by the path as given (the name `read_one` gives the engine) and by the file name.
+    named = [(str(p), p) for p in paths] + [(p.name, p) for p in paths]
     base = Path(stunnel).parent if stunnel else Path()
     named += [(w, base / Path(os.path.expanduser(w))) for w in referenced]
     modes: dict[str, int] = {}
@@ -262,7 +263,9 @@ def read_one(path: Path) -> tuple[str, bytes]:
         raise InputError(f"{path}: permission denied (check it with: ls -l {path})") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    return path.name, data
+    # The path as the user gave it: the engine's "see it yourself" commands use it, and two
+    # files of the same name in different folders stay apart.
+    return str(path), data
 
 
 def run_demo(args: argparse.Namespace) -> int:
