@@ -335,17 +335,18 @@ def log_override(event: slog.Event, events: Sequence[slog.Event], name: str) -> 
 
 
 def _hung_up_in_handshake(name: str, line: str, ev: Mapping[str, object]) -> Finding:
-    """The server hung up during stunnel's handshake: as step 3 does, the cause that leads depends on how.
+    """The server hung up during stunnel's handshake, after its hello: as step 3 does, "not TLS" leads.
 
-    'unexpected eof' is a clean close after reading stunnel's hello (a plain-TCP port closes
-    so); 'Connection reset by peer' is a reset, which an allow-list sends.
+    'unexpected eof' is a clean close, 'Connection reset by peer' a reset; both came after
+    stunnel sent its hello, and an allow-list usually drops or resets at connect, before
+    reading anything, so it comes second either way.
     """
     eof = "unexpected eof" in line.lower()
-    not_tls = (
-        "the connect port may not speak TLS (a plain FIX port reached without TLS: it reads the hello and closes)"
+    first = (
+        "the connect port may not speak TLS, or the server went away (a plain FIX port reached without TLS reads "
+        "the hello and hangs up)"
     )
-    allow = "the exchange's IP allow-list does not know your public IP address (step 3)"
-    first, second = (not_tls, allow) if eof else (allow, not_tls)
+    second = "the exchange's IP allow-list does not know your public IP address (step 3)"
     how = "closed the connection ('unexpected eof')" if eof else "reset the connection"
     return Finding(
         "stunnel.log_reset",

@@ -320,10 +320,10 @@ def test_a_checkhost_the_certificate_holds_is_not_questioned(
     assert "stunnel.checkhost_differs" not in s7 and "stunnel.check_name_not_in_cert" not in s7
 
 
-@pytest.mark.parametrize(("then", "first"), [("close", "may not speak TLS"), ("reset", "allow-list")])
+@pytest.mark.parametrize(("then", "first"), [("close", "may not speak TLS"), ("reset", "may not speak TLS")])
 def test_stunnel_hung_up_on_in_the_handshake(stunnel_pki: StunnelPki, tmp_path: Path, then: str, first: str) -> None:
-    """stunnel's connect port reads the hello and hangs up: 'unexpected eof' leads with "not TLS", a reset with
-    the allow-list (it was the allow-list alone)."""
+    """stunnel's connect port reads the hello and hangs up: 'unexpected eof' and a reset both lead with "not TLS"
+    (after the hello an allow-list is the less likely cause; it was the allow-list alone, then first for a reset)."""
     stunnel_exe()
     folder = onboarding(stunnel_pki, tmp_path / "files")
     with scripted_server(b"", then=then) as (_host, port):
