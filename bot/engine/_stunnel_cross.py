@@ -170,7 +170,7 @@ def cert_names(cert: x509.Certificate) -> list[str]:
     return [*dns, *ips]
 
 
-def check_line(host: str, server_cert: x509.Certificate | None) -> tuple[str, str]:
+def check_line(host: str, server_cert: x509.Certificate | None, connect: str = "HOST:PORT") -> tuple[str, str]:
     """The `checkHost`/`checkIP` line for `host` and a comment: from the server certificate's names when known.
 
     stunnel rejects a server whose certificate does not hold the checked name ('CERT: Subject
@@ -181,7 +181,8 @@ def check_line(host: str, server_cert: x509.Certificate | None) -> tuple[str, st
     if server_cert is None:
         return own, (
             f"confirm that the server's certificate names {host} (it was not read when this file was written): "
-            f"openssl s_client -connect HOST:PORT </dev/null | openssl x509 -noout -subject -ext subjectAltName"
+            f"openssl s_client -connect {shlex.quote(connect)} </dev/null | openssl x509 -noout -subject -ext "
+            "subjectAltName"
         )
     names = cert_names(server_cert)
     if hostname.matches(server_cert, host):

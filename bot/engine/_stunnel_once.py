@@ -111,7 +111,13 @@ def fill_endpoint(findings: Sequence[Finding], endpoint: str | None) -> list[Fin
     quoted = shlex.quote(endpoint)
     out = []
     for f in findings:
-        if f.code not in PLACEHOLDER_ON_PURPOSE and any("HOST:PORT" in c for c in f.commands):
-            f = dataclasses.replace(f, commands=tuple(c.replace("HOST:PORT", quoted) for c in f.commands))
-        out.append(f)
+        if f.code in PLACEHOLDER_ON_PURPOSE:
+            out.append(f)
+            continue
+        commands = tuple(c.replace("HOST:PORT", quoted) for c in f.commands)
+        # In prose only the commands; "connect = HOST:PORT" stays: it asks for the right address.
+        remediation = f.remediation
+        if remediation is not None:
+            remediation = remediation.replace("-connect HOST:PORT", f"-connect {quoted}")
+        out.append(dataclasses.replace(f, commands=commands, remediation=remediation))
     return out

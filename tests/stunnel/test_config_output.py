@@ -71,3 +71,12 @@ def test_bad_accept_port_is_a_usage_error(pki: Pki, tmp_path: Path) -> None:
     folder = onboarding(pki, tmp_path / "onb")
     code, err = config(folder, "--accept-port", "70000")
     assert code == 2 and "out of range" in err
+
+
+def test_offline_check_command_names_the_endpoint(pki: Pki, tmp_path: Path) -> None:
+    """The name check to make by hand is ready to paste: the --connect endpoint, not HOST:PORT."""
+    folder = onboarding(pki, tmp_path / "onb")
+    proc = fixcheck("stunnel-config", str(folder), "--connect", "127.0.0.1:4490", "--offline")
+    assert proc.returncode == 0, proc.stderr
+    assert "openssl s_client -connect 127.0.0.1:4490 </dev/null" in proc.stdout
+    assert "HOST:PORT" not in proc.stdout + proc.stderr

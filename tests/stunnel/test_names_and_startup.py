@@ -153,6 +153,8 @@ def test_a_failed_name_check_is_one_root_cause(stunnel_pki: StunnelPki, server: 
     assert codes(alone, 4) == {"tls.through_stunnel_failed": "skip"}  # step 7 states the cause and leads
     assert alone["first_failure"] == {"step": 7, "code": "stunnel.log_checkhost_failed"}
     assert "stunnel.log_checkhost_failed" in finding(alone, 4, "tls.through_stunnel_failed")["message"]
+    # The tunnel's connect is known: the advice names it, not HOST:PORT.
+    assert f"Add --connect 127.0.0.1:{server} " in finding(alone, 4, "tls.through_stunnel_failed")["message"]
 
 
 def test_a_cafile_step_4_verified_is_never_to_be_replaced(
