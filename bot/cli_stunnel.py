@@ -204,13 +204,18 @@ def _port(text: str) -> int:
 
 
 def _holds_key_material(path: Path) -> bool:
-    """True when the file holds PEM blocks (certificate, key, CSR): never replaced by a configuration."""
+    """True when the file holds PEM blocks (certificate, key, CSR) or binary data (DER, PKCS#12 may be
+    keys): never replaced by a configuration, which is text."""
     try:
         with path.open("rb") as f:
             head = f.read(MAX_FILE_BYTES)
     except OSError:
         return False
-    return b"-----BEGIN " in head
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return "-----BEGIN " in text or "\x00" in text
 
 
 def write_output(target: Path, text: str, *, force: bool, inputs: Sequence[Path]) -> str | None:
@@ -230,7 +235,10 @@ def write_output(target: Path, text: str, *, force: bool, inputs: Sequence[Path]
         if target.resolve() in {p.resolve() for p in inputs}:
             return f"-o {quoted}: is one of the input files; write the configuration elsewhere, e.g. -o itbit.conf"
         if _holds_key_material(target):
-            return f"-o {quoted}: holds a certificate or key and is never replaced (not even with --force); choose another -o"
+            return (
+                f"-o {quoted}: holds a certificate or key (or binary data) and is never replaced (not even with "
+                "--force); choose another -o"
+            )
         if not force:
             return f"-o {quoted}: exists; add --force to replace it, or choose another -o"
     return _atomic_write(target, text)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.pki import Pki
+from tests.pki import Pki, run_openssl
 from tests.test_cli import fixcheck
 
 
@@ -43,6 +43,12 @@ def test_output_onto_a_key_file_outside_the_inputs_is_refused_even_with_force(pk
     code, err = config(folder, "-o", str(other), "--force")
     assert code == 2 and "holds a certificate or key" in err and "not even with --force" in err
     assert other.read_bytes() == pki.client.bundle.read_bytes()
+    # A DER key is binary: refused as well.
+    der = tmp_path / "host.der"
+    run_openssl("pkey", "-in", str(pki.client.bundle), "-outform", "DER", "-out", str(der), cwd=tmp_path)
+    before = der.read_bytes()
+    code, err = config(folder, "-o", str(der), "--force")
+    assert code == 2 and "never replaced" in err and der.read_bytes() == before
 
 
 def test_existing_file_needs_force_and_is_replaced_atomically(pki: Pki, tmp_path: Path) -> None:
