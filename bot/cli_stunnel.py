@@ -13,9 +13,11 @@ Wiring in bot/cli.py:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -110,7 +112,7 @@ def add_subparser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("--connect", required=True, metavar="HOST:PORT", help="the FIX server address and port")
     p.add_argument(
         "--accept-port",
-        type=int,
+        type=_port,
         default=DEFAULT_ACCEPT_PORT,
         metavar="PORT",
         help=f"local port the FIX client connects to (127.0.0.1 only; default {DEFAULT_ACCEPT_PORT})",
@@ -125,6 +127,11 @@ def add_subparser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser
     p.add_argument("--log-file", default=None, metavar="FILE", help="also write stunnel's log to FILE (output =)")
     p.add_argument(
         "-o", "--output", default=None, metavar="FILE", help="write the configuration here (default: stdout)"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace an existing -o file (never one holding a certificate or key, nor one of the inputs)",
     )
     p.set_defaults(handler=run)
     return p
@@ -164,8 +171,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"fixcheck: cannot read a file: {exc}", file=sys.stderr)
         return 2
     if args.output:
-        Path(args.output).write_text(generated.text, encoding="utf-8")
-        print(f"wrote {args.output}: start it with `stunnel {args.output}`", file=sys.stderr)
+        inputs = [*paths, generated.cert, generated.cafile, *([generated.key] if generated.key else [])]
+        problem = write_output(Path(args.output), generated.text, force=args.force, inputs=inputs)
+        if problem:
+            print(f"fixcheck: {problem}", file=sys.stderr)
+            return 2
+        print(f"wrote {args.output}: start it with `stunnel {shlex.quote(args.output)}`", file=sys.stderr)
     else:
         sys.stdout.write(generated.text)
     for note in generated.notes:
@@ -179,3 +190,76 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _port(text: str) -> int:
+    """argparse type for --accept-port: a bad port is a usage error (exit 2), said in one line."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is out of range (1-65535)")
+    return port
+
+
+def _holds_key_material(path: Path) -> bool:
+    """True when the file holds PEM blocks (certificate, key, CSR) or binary data (DER, PKCS#12 may be
+    keys): never replaced by a configuration, which is text."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(MAX_FILE_BYTES)
+    except OSError:
+        return False
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return "-----BEGIN " in text or "\x00" in text
+
+
+def write_output(target: Path, text: str, *, force: bool, inputs: Sequence[Path]) -> str | None:
+    """Write `text` to `target` atomically (temp file in the same folder, then rename).
+
+    Returns None when written, else one line saying what is wrong and what to do. An
+    existing file is replaced only with `force`, and never one of `inputs` or a file
+    holding a certificate or key: `-o fix.itbit.pem` would otherwise lose the user's key.
+    """
+    quoted = shlex.quote(str(target))
+    folder = target.parent
+    if target.is_dir():
+        return f"-o {quoted}: is a folder; give a file name in it, e.g. -o {shlex.quote(str(target / 'itbit.conf'))}"
+    if not folder.is_dir():
+        return f"-o {quoted}: the folder {shlex.quote(str(folder))} does not exist; create it (mkdir -p) or choose another -o"
+    if target.exists() or target.is_symlink():
+        if target.resolve() in {p.resolve() for p in inputs}:
+            return f"-o {quoted}: is one of the input files; write the configuration elsewhere, e.g. -o itbit.conf"
+        if _holds_key_material(target):
+            return (
+                f"-o {quoted}: holds a certificate or key (or binary data) and is never replaced (not even with "
+                "--force); choose another -o"
+            )
+        if not force:
+            return f"-o {quoted}: exists; add --force to replace it, or choose another -o"
+    return _atomic_write(target, text)
+
+
+def _atomic_write(target: Path, text: str) -> str | None:
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        # mkstemp makes it 0600; a configuration holds no secret, so the usual umask-based mode.
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, target)
+    except OSError as exc:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        return f"-o {shlex.quote(str(target))}: cannot write it ({exc.strerror or type(exc).__name__})"
+    return None

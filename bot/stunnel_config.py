@@ -50,7 +50,7 @@ def client_config(
     name = "".join(ch for ch in service if ch.isalnum() or ch in "-_.") or DEFAULT_SERVICE
     host = endpoint.host
     connect = f"[{host}]:{endpoint.port}" if ":" in host else f"{host}:{endpoint.port}"
-    check_option, check_comment = check or check_line(host, None)
+    check_option, check_comment = check or check_line(host, None, connect)
     lines = [
         "; stunnel client configuration written by `fixcheck stunnel-config`.",
         f"; The FIX client connects to 127.0.0.1:{accept_port} in plain TCP; stunnel carries it",
@@ -158,7 +158,7 @@ def config_for_files(
     if ob.roles.get(ob.client_cert_file) is not Role.CLIENT_BUNDLE and key is not None:
         notes.append(f"certificate and key are separate files: cert = {cert}, key = {key}")
     server_cert = server_certificate(ob, endpoint, timeout) if read_server_cert else None
-    check = check_line(endpoint.host, server_cert)
+    check = check_line(endpoint.host, server_cert, str(endpoint))
     if read_server_cert and server_cert is None:
         notes.append(f"could not read the server's certificate from {endpoint}: {check[1]}")
     elif not read_server_cert:

@@ -118,3 +118,16 @@ def test_nothing_checked_is_not_a_pass() -> None:
         "  to run the rest, add: fix.itbit.pem (steps 1, 6, 8), ca.crt (step 2), --connect HOST:PORT (steps 3, 4), "
         "the onboarding files (step 5), --stunnel FILE (step 7)",
     ]
+
+
+def test_world_readable_key_in_a_folder_names_the_path_as_given(pki: Pki, tmp_path: Path) -> None:
+    """`fixcheck diagnose 'my onb'`: the chmod advice works from where the user stands (shell-quoted)."""
+    folder = tmp_path / "my onb"
+    folder.mkdir()
+    bundle = folder / "fix.itbit.pem"
+    bundle.write_bytes(pki.client.bundle.read_bytes())
+    bundle.chmod(0o644)
+    (folder / "ca.crt").write_bytes(pki.client.ca_crt.read_bytes())
+    proc = fixcheck("diagnose", "my onb", cwd=tmp_path)
+    assert "chmod 600 'my onb/fix.itbit.pem'" in proc.stdout, proc.stdout
+    assert "$ chmod 600 fix.itbit.pem" not in proc.stdout

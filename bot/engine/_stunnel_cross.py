@@ -19,8 +19,9 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from bot.engine import _stunnel_log as slog
+from bot.engine import _stunnel_once as once
 from bot.engine import net
-from bot.engine._stunnel_conf import StunnelConfig, basename, is_ip, parse_address
+from bot.engine._stunnel_conf import StunnelConfig, basename, is_ip, is_loopback, parse_address
 from bot.engine.context import Context
 from bot.engine.net import hostname
 from bot.engine.report import Finding, Status
@@ -38,7 +39,43 @@ TEMPLATE_CONNECT = "sandbox-fix.itbit.com:1234"
 
 
 def config_findings(ctx: Context, config: StunnelConfig, name: str) -> list[Finding]:
-    return [*_pid(ctx, config, name), *_connect_port(ctx, config, name), *_check_names(ctx, config, name)]
+    loops = _self_connect(config, name)
+    ports = [] if loops else _connect_port(ctx, config, name)  # a loop is the stronger finding on that line
+    return [*_pid(ctx, config, name), *loops, *ports, *_check_names(ctx, config, name)]
+
+
+def _listens_on_loopback(host: str | None) -> bool:
+    """stunnel's `accept` host: none, a wildcard or a loopback address all take 127.0.0.1's connections."""
+    return host is None or host in ("0.0.0.0", "::", "*") or is_loopback(host)
+
+
+def _self_connect(config: StunnelConfig, name: str) -> list[Finding]:
+    """`connect` is the service's own `accept` (e.g. both 127.0.0.1:1234): stunnel would connect to itself."""
+    out: list[Finding] = []
+    for svc in config.services:
+        accept = config.effective(svc, "accept")
+        connects = config.effective_all(svc, "connect")
+        if accept is None or not connects:
+            continue
+        a, c = parse_address(accept.value), parse_address(connects[0].value)
+        if a.port_number is None or a.port_number != c.port_number or c.unix:
+            continue
+        if not (c.host is None or is_loopback(c.host)) or not _listens_on_loopback(a.host):
+            continue
+        out.append(
+            Finding(
+                "stunnel.connect_is_accept",
+                Status.FAIL,
+                f"{name} line {connects[0].line}: connect = {connects[0].value} is this service's own accept "
+                f"(line {accept.line}: accept = {accept.value}): stunnel would connect to itself, in a loop, and "
+                "never reach the exchange.",
+                "Put the FIX server address and port from onboarding in connect = (the exchange's host, not this "
+                f"machine); accept = {accept.value} stays where your FIX client connects.",
+                (f"grep -nE '^[[:space:]]*(accept|connect)' {shlex.quote(name)}",),
+                {"accept": accept.value, "connect": connects[0].value},
+            )
+        )
+    return out
 
 
 def _pid(ctx: Context, config: StunnelConfig, name: str) -> list[Finding]:
@@ -117,7 +154,9 @@ def _connect_port(ctx: Context, config: StunnelConfig, name: str) -> list[Findin
                 "from onboarding, and nothing here confirms them.",
                 "Put the FIX server address and port from onboarding in connect =, and check them with --connect "
                 "HOST:PORT.",
-                (f"fixcheck diagnose --stunnel {shlex.quote(name)} --connect {shlex.quote(value)}",),
+                # The template's host is the guide's example, not theirs: a placeholder to fill.
+                (f"fixcheck diagnose --stunnel {shlex.quote(name)} --connect "
+                 f"{'HOST:PORT' if template else shlex.quote(value)}",),
             )
         )
     return out
@@ -131,7 +170,7 @@ def cert_names(cert: x509.Certificate) -> list[str]:
     return [*dns, *ips]
 
 
-def check_line(host: str, server_cert: x509.Certificate | None) -> tuple[str, str]:
+def check_line(host: str, server_cert: x509.Certificate | None, connect: str = "HOST:PORT") -> tuple[str, str]:
     """The `checkHost`/`checkIP` line for `host` and a comment: from the server certificate's names when known.
 
     stunnel rejects a server whose certificate does not hold the checked name ('CERT: Subject
@@ -142,7 +181,8 @@ def check_line(host: str, server_cert: x509.Certificate | None) -> tuple[str, st
     if server_cert is None:
         return own, (
             f"confirm that the server's certificate names {host} (it was not read when this file was written): "
-            f"openssl s_client -connect HOST:PORT </dev/null | openssl x509 -noout -subject -ext subjectAltName"
+            f"openssl s_client -connect {shlex.quote(connect)} </dev/null | openssl x509 -noout -subject -ext "
+            "subjectAltName"
         )
     names = cert_names(server_cert)
     if hostname.matches(server_cert, host):
@@ -296,17 +336,18 @@ def log_override(event: slog.Event, events: Sequence[slog.Event], name: str) -> 
 
 
 def _hung_up_in_handshake(name: str, line: str, ev: Mapping[str, object]) -> Finding:
-    """The server hung up during stunnel's handshake: as step 3 does, the cause that leads depends on how.
+    """The server hung up during stunnel's handshake, after its hello: as step 3 does, "not TLS" leads.
 
-    'unexpected eof' is a clean close after reading stunnel's hello (a plain-TCP port closes
-    so); 'Connection reset by peer' is a reset, which an allow-list sends.
+    'unexpected eof' is a clean close, 'Connection reset by peer' a reset; both came after
+    stunnel sent its hello, and an allow-list usually drops or resets at connect, before
+    reading anything, so it comes second either way.
     """
     eof = "unexpected eof" in line.lower()
-    not_tls = (
-        "the connect port may not speak TLS (a plain FIX port reached without TLS: it reads the hello and closes)"
+    first = (
+        "the connect port may not speak TLS, or the server went away (a plain FIX port reached without TLS reads "
+        "the hello and hangs up)"
     )
-    allow = "the exchange's IP allow-list does not know your public IP address (step 3)"
-    first, second = (not_tls, allow) if eof else (allow, not_tls)
+    second = "the exchange's IP allow-list does not know your public IP address (step 3)"
     how = "closed the connection ('unexpected eof')" if eof else "reset the connection"
     return Finding(
         "stunnel.log_reset",
@@ -339,6 +380,7 @@ def reconcile(ctx: Context, findings: Sequence[Finding], cafiles: Sequence[str])
     """One root cause stated once; never advice to replace a CAfile step 4 showed to be right."""
     codes = {f.code for f in findings}
     findings = [f for f in findings if SAID_BY.get(f.code) not in codes]
+    findings = once.no_ok_beside_its_failure(once.point_at_cause(once.fold_confirmations(findings)))
     verified = _step4_verified_with(ctx)
     if verified is None:
         return findings

@@ -1,6 +1,7 @@
 """Steps 1 and 8 agree on every expiry variant (issue 11, item 6).
 
-Each variant re-issues the test CA (same ca.key, same name) and the host certificate for
+Each variant re-issues the test CA (same ca.key, same name; or a regenerated one: a new ca.key
+under the same name, OpenSSL error 7) and the host certificate for
 forced dates, then diagnoses the bundle with and without ca.crt. Whatever the dates, the
 two steps must name the same expired certificate and the same renewal: never "send a new
 ca.crt to the exchange" next to "ca.crt does not change".
@@ -20,6 +21,7 @@ from bot.onboarding import sign_ca_with_dates, sign_host_with_dates
 from tests.pki import Pki, run_openssl
 
 NOW = dt.datetime.now(dt.UTC)
+REGENERATED = "ca-regenerated"
 DAY = dt.timedelta(days=1)
 
 # (CA not_before, CA not_after) and (host not_before, host not_after), in days from now.
@@ -28,6 +30,8 @@ CA_DATES = {
     "ca-expired": (-1001, -1),
     "ca-not-yet-valid": (1, 1000),
     "ca-expiring": (-990, 10),
+    # Regenerated after the host certificate was signed: the same name, a new ca.key (OpenSSL error 7).
+    REGENERATED: (-5, 995),
 }
 HOST_DATES = {
     "host-valid": (-10, 490),
@@ -49,8 +53,13 @@ def variants(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[s
         shutil.copy(pki.client.folder / name, folder / name)
     host_key = (folder / "host.key").read_bytes()
     out: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+    regenerated = folder / "regenerated"
+    regenerated.mkdir()
+    shutil.copy(folder / "ca.crt", regenerated / "ca.crt")
+    run_openssl("genrsa", "-out", "ca.key", "2048", cwd=regenerated)  # a new key under the same CA name
     for ca_name, (ca_from, ca_to) in CA_DATES.items():
-        ca = sign_ca_with_dates(folder, NOW + ca_from * DAY, NOW + ca_to * DAY, f"{ca_name}.crt").read_bytes()
+        where = regenerated if ca_name == REGENERATED else folder
+        ca = sign_ca_with_dates(where, NOW + ca_from * DAY, NOW + ca_to * DAY, f"{ca_name}.crt").read_bytes()
         for host_name, (host_from, host_to) in HOST_DATES.items():
             host = sign_host_with_dates(folder, NOW + host_from * DAY, NOW + host_to * DAY, "h.crt").read_bytes()
             out[ca_name, host_name] = (host + host_key, ca)
@@ -92,6 +101,16 @@ def test_steps_1_and_8_agree(
         assert "signed by the exchange" not in said
         if host_name in ("host-expired", "host-older-than-ca", "host-expiring"):
             assert "If you made it with your own CA" in _texts(report, 8)
+        return
+    if ca_name == REGENERATED:
+        # Step 1: ca.crt did not sign it (OpenSSL error 7), and the dates are said there too.
+        assert "verify.bad_signature" in step1, step1
+        if host_out:
+            assert (" also expired" in _texts(report, 1) or " also not valid until" in _texts(report, 1))
+            assert "step 8" in _texts(report, 1)
+        assert ("expiry.client_cert_expired" in step8 or "expiry.client_cert_not_yet_valid" in step8) == host_out
+        if host_name in ("host-expired", "host-older-than-ca", "host-expiring"):
+            assert KEEP_CA not in said and "Step 1 found that" in _texts(report, 8)
         return
     # Step 8 fails exactly the certificates that are out of date...
     assert ("expiry.client_cert_expired" in step8 or "expiry.client_cert_not_yet_valid" in step8) == host_out

@@ -143,8 +143,8 @@ def test_reset_after_accept_points_to_the_ip_allow_list(netpki: Pki) -> None:
     within(elapsed, 2.0)
     f = finding(report, 3, "tcp.reset")
     assert f["status"] == "fail"
-    assert "allow-list" in f["message"]
-    assert "curl -s https://checkip.amazonaws.com" in f["commands"]
+    # On loopback no exchange allow-list is involved (off loopback it leads: test_hang_up_order.py).
+    assert "allow-list is not the explanation" in f["message"]
     assert f["evidence"]["closed_by_server"] in ("reset", "closed")
     assert codes(report, 4) == ["tls.skipped"]
 

@@ -99,18 +99,18 @@ def ipv6_loopback() -> str:
 # --- a server that accepts, reads the client's hello, then hangs up --------------------------
 
 
-def test_reset_after_reading_the_hello_points_to_the_allow_list_first(netpki: Pki) -> None:
-    """Accepting, reading the ClientHello, then RST: step 3 fails; the allow-list leads, "not TLS" follows."""
+def test_reset_after_reading_the_hello_is_a_local_hang_up_on_loopback(netpki: Pki) -> None:
+    """Accepting, reading the ClientHello, then RST on 127.0.0.1: step 3 fails; no exchange allow-list on loopback
+    (the order off loopback, "not TLS" first, is in test_hang_up_order.py)."""
     timeout = 2.0
     with scripted_server(b"", then="reset") as (host, port):
         report, elapsed = _diagnose(netpki.files(), host, port, timeout)
     f = _finding(report, 3, "tcp.reset")
     assert f["status"] == "fail"
     assert f["evidence"]["closed_by_server"] == "reset"
-    assert f["evidence"]["hello_sent"] is True
+    assert f["evidence"]["hello_sent"] is True and f["evidence"]["loopback"] is True
     message = f["message"]
-    assert "allow-list" in message and "may not speak TLS" in message
-    assert message.index("allow-list") < message.index("may not speak TLS")
+    assert "allow-list is not the explanation" in message and "may not speak TLS" in message
     assert _codes(report, 4) == ["tls.skipped"]
     _within(elapsed, timeout)
 
@@ -128,8 +128,7 @@ def test_plain_tcp_port_that_reads_the_hello_and_closes_may_not_speak_tls(netpki
     assert f["status"] == "fail"
     assert f["evidence"]["closed_with"] == "FIN"
     message = f["message"]
-    assert "This port may not speak TLS" in message
-    assert message.index("may not speak TLS") < message.index("allow-list")
+    assert "may not speak TLS" in message and "allow-list is not the explanation" in message
     assert any(c.startswith(f"openssl s_client -connect {host}:{port}") for c in f["commands"])
     assert _codes(report, 4) == ["tls.skipped"]
     _within(elapsed, timeout)
@@ -311,7 +310,7 @@ def test_name_resolving_to_ipv6_loopback(netpki: Pki, ipv6_loopback: str) -> Non
 
 
 def test_ipv6_faults(netpki: Pki, ipv6_loopback: str) -> None:
-    """The fault classification holds over IPv6: a closed port is refused, a reset points to the allow-list."""
+    """The fault classification holds over IPv6: a closed port is refused, a reset is tcp.reset."""
     with closed_port(ipv6_loopback) as (host, port):
         refused, elapsed = _diagnose(netpki.files(), host, port, 1.0)
     assert _codes(refused, 3) == ["tcp.refused"]

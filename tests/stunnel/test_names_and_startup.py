@@ -153,6 +153,8 @@ def test_a_failed_name_check_is_one_root_cause(stunnel_pki: StunnelPki, server: 
     assert codes(alone, 4) == {"tls.through_stunnel_failed": "skip"}  # step 7 states the cause and leads
     assert alone["first_failure"] == {"step": 7, "code": "stunnel.log_checkhost_failed"}
     assert "stunnel.log_checkhost_failed" in finding(alone, 4, "tls.through_stunnel_failed")["message"]
+    # The tunnel's connect is known: the advice names it, not HOST:PORT.
+    assert f"Add --connect 127.0.0.1:{server} " in finding(alone, 4, "tls.through_stunnel_failed")["message"]
 
 
 def test_a_cafile_step_4_verified_is_never_to_be_replaced(
@@ -244,6 +246,8 @@ def test_template_connect_port_is_questioned_without_connect() -> None:
     report = diagnose([], stunnel=("itbit.conf", text.encode()))
     f = next(x for x in report.step(7).findings if x.code == "stunnel.connect_unconfirmed")
     assert f.status.value == "warn" and "guide template's example" in f.message
+    # The check command has a placeholder to fill, never the template's example host as if it were theirs.
+    assert f.commands == ("fixcheck diagnose --stunnel itbit.conf --connect HOST:PORT",)
     # With --connect, stunnel.connect_mismatch compares instead (no second finding). The test of the
     # template's own host needs no lookup: the endpoint is never resolved by step 7.
     other = text.replace("sandbox-fix.itbit.com:1234", "127.0.0.1:4490")
@@ -318,10 +322,10 @@ def test_a_checkhost_the_certificate_holds_is_not_questioned(
     assert "stunnel.checkhost_differs" not in s7 and "stunnel.check_name_not_in_cert" not in s7
 
 
-@pytest.mark.parametrize(("then", "first"), [("close", "may not speak TLS"), ("reset", "allow-list")])
+@pytest.mark.parametrize(("then", "first"), [("close", "may not speak TLS"), ("reset", "may not speak TLS")])
 def test_stunnel_hung_up_on_in_the_handshake(stunnel_pki: StunnelPki, tmp_path: Path, then: str, first: str) -> None:
-    """stunnel's connect port reads the hello and hangs up: 'unexpected eof' leads with "not TLS", a reset with
-    the allow-list (it was the allow-list alone)."""
+    """stunnel's connect port reads the hello and hangs up: 'unexpected eof' and a reset both lead with "not TLS"
+    (after the hello an allow-list is the less likely cause; it was the allow-list alone, then first for a reset)."""
     stunnel_exe()
     folder = onboarding(stunnel_pki, tmp_path / "files")
     with scripted_server(b"", then=then) as (_host, port):
@@ -332,3 +336,56 @@ def test_stunnel_hung_up_on_in_the_handshake(stunnel_pki: StunnelPki, tmp_path: 
     assert "may not speak TLS" in f.message and "allow-list" in f.message
     other = "allow-list" if first == "may not speak TLS" else "may not speak TLS"
     assert f.message.index(first) < f.message.index(other), f.message
+
+
+# ------------------------------------------------------------------ QA of issue 11: one cause, stated once
+# Before: with CAfile = ca.crt and --through-stunnel, stunnel.cafile_is_client_ca and
+# stunnel.log_server_cert_untrusted both said "put itbit-ca.pem in CAfile"; stunnel.run_tls_failed
+# pointed at "the log findings above" that had been folded away; -v showed stunnel.ok next to the
+# log_checkhost_failed its own run produced.
+
+
+def test_cafile_is_client_ca_is_said_once_and_the_log_confirms_it(
+    stunnel_pki: StunnelPki, server: int, tmp_path: Path
+) -> None:
+    folder = onboarding(stunnel_pki, tmp_path / "files")
+    conf = _checkip_config(stunnel_pki, folder, server, cafile=folder / "ca.crt")
+    report = diagnose_json("--stunnel", str(conf), "--through-stunnel", "--timeout", "5", str(folder))
+    s7 = codes(report, 7)
+    assert s7["stunnel.cafile_is_client_ca"] == "fail"
+    assert "stunnel.log_server_cert_untrusted" not in s7
+    config = finding(report, 7, "stunnel.cafile_is_client_ca")
+    assert "stunnel's log shows it: '" in config["message"] and "certificate verify failed" in config["message"]
+    assert config["evidence"]["confirmed_by"] == "stunnel.log_server_cert_untrusted"
+    assert json.dumps(report).count("itbit-ca.pem (the certificate copied") == 1  # one remediation
+    run = finding(report, 7, "stunnel.run_tls_failed")
+    assert "stunnel.cafile_is_client_ca above says why" in run["message"]
+    assert "log findings above" not in run["message"]
+
+
+def test_no_correct_configuration_beside_its_own_failed_name_check(
+    stunnel_pki: StunnelPki, server: int, tmp_path: Path
+) -> None:
+    folder = onboarding(stunnel_pki, tmp_path / "files")
+    conf = _checkip_config(stunnel_pki, folder, server)
+    report = diagnose_json("--stunnel", str(conf), "--through-stunnel", "--timeout", "5", str(folder))
+    s7 = codes(report, 7)
+    assert s7["stunnel.log_checkhost_failed"] == "fail"
+    assert "stunnel.ok" not in s7
+    assert "stunnel.log_checkhost_failed above says why" in finding(report, 7, "stunnel.run_tls_failed")["message"]
+    # The endpoint is known (the tunnel's connect): the command names it, not HOST:PORT.
+    (command,) = finding(report, 7, "stunnel.log_checkhost_failed")["commands"]
+    assert f"-connect 127.0.0.1:{server} " in command and "HOST:PORT" not in command
+
+
+def test_stunnel_connecting_to_itself_is_a_failure() -> None:
+    text = GUIDE_TEMPLATE.format(
+        pid="", accept=1234, cert="/etc/fix/fix.itbit.pem", cafile="/etc/fix/itbit-ca.pem", connect="127.0.0.1:1234"
+    )
+    s7 = {f.code: f for f in diagnose([], stunnel=("itbit.conf", text.encode())).step(7).findings}
+    loop = s7["stunnel.connect_is_accept"]
+    assert loop.status.value == "fail" and "connect to itself" in loop.message
+    assert "stunnel.connect_unconfirmed" not in s7 and "stunnel.ok" not in s7
+    # Another port on this machine (a local FIX test server) is no loop.
+    other = text.replace("connect = 127.0.0.1:1234", "connect = 127.0.0.1:4490")
+    assert "stunnel.connect_is_accept" not in {f.code for f in diagnose([], stunnel=("c", other.encode())).step(7).findings}

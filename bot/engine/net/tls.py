@@ -12,6 +12,7 @@ The client certificate and key are loaded from memory; nothing is written to dis
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import select
 import socket
@@ -258,6 +259,7 @@ def _run(
         except (UnicodeError, SSL.Error, ValueError):
             pass
     sock.setblocking(False)
+    _quick_ack(sock)
     records = _RecordCounter()
     sent_prefix = bytearray()
 
@@ -509,7 +511,19 @@ def _recv(sock: socket.socket, deadline: float) -> bytes:
             raise _Closed(reset=True) from exc
         if not data:
             raise _Closed(reset=False)
+        _quick_ack(sock)
         return data
+
+
+def _quick_ack(sock: socket.socket) -> None:
+    """Acknowledge at once what the server sent (Linux turns quick-ack off again after a while).
+
+    A server that writes twice in a row (its session tickets, then close_notify) has the second
+    write held by Nagle until our ACK, which delayed ACK postpones ~40 ms: past the short read
+    window after the tickets, so an orderly close would go unseen.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
 
 
 class _RecordCounter:

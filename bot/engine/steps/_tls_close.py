@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.engine.context import Endpoint
+from bot.engine.fix import FixLogon
 from bot.engine.net.tls import TlsResult
 from bot.engine.report import Finding, Status
 
@@ -33,7 +34,23 @@ def certificate_accepted(t: TlsResult) -> bool:
     return t.tls_version != "TLSv1.3" or t.tickets
 
 
-def hung_up(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str, ...]) -> Finding:
+def _next_step(ep: Endpoint, logon: FixLogon | None, ask: str) -> str:
+    """What to do after the server ended a good handshake; no "--logon" advice when one was asked for."""
+    if logon is None:
+        return (
+            f"If this is the exchange's FIX endpoint, log on to see the FIX answer (--logon SENDER:TARGET){ask}; "
+            "otherwise use the FIX server address and port from onboarding."
+        )
+    return (
+        f"The Logon as {logon.sender}:{logon.target} could not be sent on a connection the server had closed. If "
+        f"{ep} is the exchange's FIX endpoint, ask the exchange, with the time of the test, whether this session "
+        "is set up for your certificate; otherwise use the FIX server address and port from onboarding."
+    )
+
+
+def hung_up(
+    ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str, ...], logon: FixLogon | None = None
+) -> Finding:
     """A bare FIN or RST right after a handshake in which the server accepted the client certificate."""
     tcp = "a TCP reset (RST)" if t.outcome == "reset" else "a bare TCP close (FIN)"
     proof = "its session tickets came first" if t.tls_version == "TLSv1.3" else "it finished the TLS 1.2 handshake"
@@ -45,14 +62,15 @@ def hung_up(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str,
         "server that refuses one sends an alert). A FIX server keeps the connection open for the client's Logon: "
         "the service behind the TLS endpoint closed it, e.g. `openssl s_server` whose input ended (run in the "
         "background), or a FIX service that does not accept this session.",
-        "If this is the exchange's FIX endpoint, log on to see the FIX answer (--logon SENDER:TARGET), and ask the "
-        "exchange with the time of the test; otherwise use the FIX server address and port from onboarding.",
+        _next_step(ep, logon, ", and ask the exchange with the time of the test"),
         commands,
         {**ev, "closed_with": "RST" if t.outcome == "reset" else "FIN"},
     )
 
 
-def closed_cleanly(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str, ...]) -> Finding:
+def closed_cleanly(
+    ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str, ...], logon: FixLogon | None = None
+) -> Finding:
     """close_notify right after a completed handshake: an orderly end, not a refusal (that is an alert)."""
     accepted = (
         "the server accepted your client certificate"
@@ -68,8 +86,7 @@ def closed_cleanly(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tup
         "server keeps the connection open for the client's Logon, so the service on this port chose to close: "
         "e.g. `openssl s_server` whose input ended (run in the background), or a FIX service that does not know "
         "this session.",
-        "If this is the exchange's FIX endpoint, log on to see the FIX answer (--logon SENDER:TARGET); otherwise "
-        "use the FIX server address and port from onboarding.",
+        _next_step(ep, logon, ""),
         commands,
         {**ev, "close_notify": True},
     )

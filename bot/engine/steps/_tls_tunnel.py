@@ -7,6 +7,8 @@ exchange completed. With `--logon`, the FIX Logon made through the tunnel follow
 
 from __future__ import annotations
 
+import shlex
+
 from bot.engine._stunnel_run import log_failed, log_findings, tls_connected
 from bot.engine.context import Context
 from bot.engine.report import Finding, Status
@@ -18,7 +20,7 @@ from bot.engine.tunnel import TunnelRun
 def handshake(run: TunnelRun) -> Finding:
     """The mTLS handshake stunnel made with the exchange, as its log shows it (no endpoint given)."""
     where = run.connect or "the exchange"
-    direct = "Add --connect HOST:PORT to see the certificates of the handshake here too."
+    direct = f"Add --connect {shlex.quote(run.connect) if run.connect else 'HOST:PORT'} to see the certificates of the handshake here too."
     if not run.started:
         return skip("tls.through_stunnel_not_run", f"stunnel did not start with {run.config_name} (step 7 says why), "
                     "so no handshake was made. " + direct)

@@ -37,6 +37,16 @@ RENEW_UNKNOWN_SIGNER_TEXT = (
     "the exchange a new CSR. Add ca.crt to the files to tell: step 1 then checks it."
 )
 
+# Step 1's findings that say the given ca.crt did not sign the certificate.
+NOT_SIGNED_BY_CA = frozenset({"verify.bad_signature", "verify.wrong_ca"})
+RENEW_OTHER_CA_TEXT = (
+    "Step 1 found that {ca} did not sign this certificate (it was regenerated after signing, or is another CA), "
+    "so renew with the CA the exchange has installed: with the ca.key and ca.crt that signed this certificate, "
+    "make a new host key and certificate (the guide's onboarding commands, step 8) and nothing goes to the "
+    "exchange. If that CA is lost, sign with your current ca.key and send its ca.crt to the exchange: the "
+    "connection works only after the exchange has installed it."
+)
+
 
 def run(ctx: Context) -> list[Finding]:
     ob = ctx.onboarding
@@ -45,7 +55,8 @@ def run(ctx: Context) -> list[Finding]:
     if leaf is None:
         findings.append(missing_client_cert(ob, "expiry.no_certificate"))
     else:
-        host_text, host_commands = _host_renewal(ob, ctx.now)
+        step1 = ctx.results.get(1)
+        host_text, host_commands = _host_renewal(ob, ctx.now, {f.code for f in step1.findings} if step1 else set())
         findings.append(
             _judge(
                 "expiry.client_cert",
@@ -86,7 +97,11 @@ def run(ctx: Context) -> list[Finding]:
     return findings
 
 
-def _host_renewal(ob: Onboarding, now: dt.datetime) -> tuple[str, tuple[str, ...]]:
+def _host_renewal(ob: Onboarding, now: dt.datetime, step1: set[str]) -> tuple[str, tuple[str, ...]]:
+    if step1 & NOT_SIGNED_BY_CA:
+        # Step 1 showed the given ca.crt did not sign it: "ca.crt does not change" would contradict
+        # its "a new ca.crt must be sent"; the renewal depends on which CA the exchange holds.
+        return RENEW_OTHER_CA_TEXT.format(ca=q(ob.client_ca_file, CLIENT_CA)), RENEW_HOST_CERT
     if not ob.made_own_ca and ob.client_ca_file is None and ob.client_cert is not None:
         # Nothing given says who signed it (step 1 asks for the issuer's certificate): say both.
         issuer = certs.issuer_name(ob.client_cert.cert) if ob.client_cert.cert else "unknown"

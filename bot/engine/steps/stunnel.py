@@ -9,8 +9,9 @@ front end (`ctx.tunnel_run`, `--through-stunnel`) adds what it showed. The check
 from __future__ import annotations
 
 from bot.engine import _stunnel_cross as cross
+from bot.engine import _stunnel_once as once
 from bot.engine._stunnel_check import check_config, check_log
-from bot.engine._stunnel_conf import Option, StunnelConfig, parse
+from bot.engine._stunnel_conf import Option, StunnelConfig, parse, parse_address
 from bot.engine._stunnel_run import run_findings
 from bot.engine.context import Context
 from bot.engine.inputs import InputFile
@@ -51,7 +52,25 @@ def run(ctx: Context) -> list[Finding]:
     if ctx.tunnel_run is not None:
         findings.extend(run_findings(ctx.tunnel_run))
     cafiles = [o.value for c in configs if c.text for o in _options(parse(c.text), "cafile")]
-    return cross.reconcile(ctx, findings, cafiles)
+    connects = {o.value.strip() for c in configs if c.text for o in _options(parse(c.text), "connect")}
+    return once.fill_endpoint(cross.reconcile(ctx, findings, cafiles), _known_endpoint(ctx, connects))
+
+
+def _known_endpoint(ctx: Context, connects: set[str]) -> str | None:
+    """Where stunnel connects, when known: --connect, the tunnel run's, or the one `connect` written.
+
+    The guide template's example host is not the user's endpoint, so it is never filled in.
+    """
+    if ctx.endpoint is not None:
+        return str(ctx.endpoint)
+    if ctx.tunnel_run is not None and ctx.tunnel_run.connect:
+        return ctx.tunnel_run.connect
+    if len(connects) == 1:
+        (only,) = connects
+        port = parse_address(only).port_number
+        if only.lower() != cross.TEMPLATE_CONNECT and port is not None and ":" in only:
+            return only
+    return None
 
 
 def _config(ctx: Context, conf: InputFile) -> list[Finding]:

@@ -9,6 +9,7 @@ speak TLS; how it hung up says which is likelier (`_hung_up`).
 
 from __future__ import annotations
 
+import ipaddress
 import shlex
 from typing import Any
 
@@ -116,10 +117,11 @@ def _hung_up(
 ) -> Finding:
     """Connected, then closed or reset before a single byte came back: which cause leads depends on how.
 
-    An allow-list drops or resets at connect, before reading anything; a plain-TCP service
-    (a FIX engine's own port) reads the TLS hello, cannot parse it and closes. A clean close
-    (FIN) means the hello was read whole (a close with unread data is a reset), so it points
-    to "not TLS" first; a reset points to the allow-list first; both are said.
+    An allow-list drops or resets at connect, before reading anything; once the hello was
+    read, a close (FIN or RST) points first to a port that does not speak TLS or a server
+    that went away (a plain FIX port; `openssl s_server </dev/null &` exiting on its first
+    connection), the allow-list second. On a loopback address no exchange allow-list is
+    involved at all, so it is not offered.
     """
     reset = tls.outcome == "reset"
     how = "reset" if reset else "closed"
@@ -128,33 +130,70 @@ def _hung_up(
     evidence["closed_with"] = "RST" if reset else "FIN"
     evidence["hello_sent"] = hello_sent
     evidence["closed_after_ms"] = round(tls.total_ms, 1)
+    evidence["loopback"] = _is_loopback(address)
     what = (
         f"TCP connected to {_where(ep, address)} in {_ms(connect_ms)}, but the server {how} the connection "
         f"{tls.total_ms:.0f} ms later without sending a single byte"
     )
+    if evidence["loopback"]:
+        return _local_hang_up(ep, evidence, f"{what}{', after reading the TLS hello' if hello_sent else ''}.", reset)
     if not hello_sent:
         return _reset(ep, evidence, commands, f"{what}, before the TLS hello could even be sent.")
     if reset:
-        return _reset(
-            ep,
+        return Finding(
+            "tcp.reset",
+            Status.FAIL,
+            f"{what}, not even an answer to the TLS hello: it read the hello, then reset (RST). {NOT_TLS_FIRST}",
+            AFTER_HELLO_REMEDIATION.format(ep=ep),
+            (f"{_s_client(ep)} </dev/null", *commands, PUBLIC_IP_COMMAND),
             evidence,
-            commands,
-            f"{what}, not even an answer to the TLS hello (a TCP reset).",
-            f" Less likely, since an allow-list usually resets at connect: this port may not speak TLS (a plain-TCP "
-            f"service that resets on bytes it cannot read); `{_s_client(ep)}` then ends in 'unexpected eof'.",
         )
     return Finding(
         "tcp.closed_after_hello",
         Status.FAIL,
-        f"{what}: it most likely read the TLS hello and closed without answering (a clean TCP close, FIN: a "
-        "server that closes with unread data sends a reset instead). This port may not speak TLS: a plain-TCP service, such as a FIX engine's own "
-        "port reached without stunnel/TLS in front, closes like this on bytes it cannot parse (`openssl s_client` "
-        "says 'unexpected eof'). Less likely, since an allow-list usually drops or resets at connect before "
-        "reading anything: the exchange's IP allow-list does not know your public IP address.",
-        f"Check that {ep} is the FIX server's TLS address and port from onboarding (not a plain FIX port or "
-        "stunnel's local accept port). If it is, send the exchange the public IP address your FIX connections come "
-        f"from (`{PUBLIC_IP_COMMAND}`) and ask them to allow it.",
+        f"{what}: it most likely read the TLS hello and closed without answering (a clean TCP close, FIN). "
+        + NOT_TLS_FIRST,
+        AFTER_HELLO_REMEDIATION.format(ep=ep),
         (f"{_s_client(ep)} </dev/null", *commands, PUBLIC_IP_COMMAND),
+        evidence,
+    )
+
+
+NOT_TLS_FIRST = (
+    "This port may not speak TLS, or the server went away: a plain-TCP service, such as a FIX engine's own port "
+    "reached without stunnel/TLS in front, hangs up like this on bytes it cannot parse (`openssl s_client` says "
+    "'unexpected eof'), and so does a server that exits on its first connection. Less likely, since an allow-list "
+    "usually drops or resets at connect before reading anything: the exchange's IP allow-list does not know your "
+    "public IP address."
+)
+AFTER_HELLO_REMEDIATION = (
+    "Check that {ep} is the FIX server's TLS address and port from onboarding (not a plain FIX port or "
+    "stunnel's local accept port). If it is, send the exchange the public IP address your FIX connections come "
+    f"from (`{PUBLIC_IP_COMMAND}`) and ask them to allow it."
+)
+
+
+def _is_loopback(address: str) -> bool:
+    """`address` is "IP:PORT" or "[IPv6]:PORT" as the TCP probe formats it."""
+    try:
+        return ipaddress.ip_address(address.rsplit(":", 1)[0].strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _local_hang_up(ep: Endpoint, evidence: dict[str, Any], what: str, reset: bool) -> Finding:
+    """A hang-up from a program on this machine: an exchange's allow-list cannot be the reason."""
+    listening = f"ss -ltnp 'sport = :{ep.port}'"
+    return Finding(
+        "tcp.reset" if reset else "tcp.closed_after_hello",
+        Status.FAIL,
+        f"{what} {ep.host} is this machine (a loopback address), so an exchange's IP allow-list is not the "
+        f"explanation: the program listening on port {ep.port} hung up. It may not speak TLS (a plain FIX port), "
+        "or it exited on this connection (e.g. `openssl s_server` started in the background with no input), "
+        "or it refuses this client.",
+        f"Check what listens on port {ep.port} and that it is the TLS server you meant to test, still running; "
+        "for the exchange, use the FIX server's TLS address and port from onboarding.",
+        (listening, f"{_s_client(ep)} </dev/null"),
         evidence,
     )
 
@@ -218,6 +257,9 @@ def _not_connected(ep: Endpoint, tcp: TcpResult, evidence: dict[str, Any], comma
     if "reset" in outcomes:
         reset = next(a for a in tcp.attempts if a.outcome == "reset")
         evidence["closed_by_server"] = "reset"
+        if _is_loopback(reset.address):
+            return _local_hang_up(ep, evidence, f"The server at {reset.address} accepted the TCP connection and "
+                                  "reset it at once, before sending a single byte.", True)
         return _reset(
             ep,
             evidence,

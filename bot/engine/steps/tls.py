@@ -203,7 +203,7 @@ def _findings(ctx: Context, ep: Endpoint, t: TlsResult) -> list[Finding]:
         else:
             findings.append(_server_reached(ep, t, ev, commands, server_requires))
         if t.post_handshake == "close_notify":
-            findings.append(_tls_close.closed_cleanly(ep, t, ev, commands))
+            findings.append(_tls_close.closed_cleanly(ep, t, ev, commands, ctx.logon))
         if not t.client_cert_sent and with_client and t.outcome == "ok":
             findings.append(
                 Finding(
@@ -223,7 +223,7 @@ def _findings(ctx: Context, ep: Endpoint, t: TlsResult) -> list[Finding]:
             findings.append(_handshake_failed(ep, t, ev, commands))
     elif t.outcome in ("closed", "reset") and _tls_close.certificate_accepted(t):
         # Not a rejection (that is an alert, or under TLS 1.3 a hang-up before the tickets).
-        findings += [_ok(ep, t, ev, commands), _tls_close.hung_up(ep, t, ev, commands)]
+        findings += [_ok(ep, t, ev, commands), _tls_close.hung_up(ep, t, ev, commands, ctx.logon)]
     elif t.outcome in ("closed", "reset"):
         findings.append(_tls_close.closed(ep, t, ev, commands))
     else:

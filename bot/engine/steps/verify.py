@@ -184,7 +184,7 @@ def _explain(
             Status.FAIL,
             f"The CA file holds a certificate with the right name ('{certs.issuer_name(cert)}') "
             f"but a different key: ca.crt was most likely regenerated after this certificate was "
-            f"signed (or the certificate was altered). {said}",
+            f"signed (or the certificate was altered). {said}{_also_dates(cert, now)}",
             REGENERATE,
             (command, show_issuer, show_ca),
             evidence,
@@ -195,7 +195,7 @@ def _explain(
             Status.FAIL,
             f"The CA file does not hold the CA that issued the certificate: it was issued by "
             f"'{certs.issuer_name(cert)}', the CA file holds "
-            f"{', '.join(repr(certs.subject_name(c)) for c in cas)}. {said}",
+            f"{', '.join(repr(certs.subject_name(c)) for c in cas)}. {said}{_also_dates(cert, now)}",
             REGENERATE,
             (command, show_issuer, show_ca),
             evidence,
@@ -253,6 +253,15 @@ def _otherwise(cert: x509.Certificate, cas: list[x509.Certificate], now: dt.date
     a new ca.crt while step 8 said ca.crt does not change.
     """
     return openssl_verify(cert, cas, now, check_time=False)
+
+
+def _also_dates(cert: x509.Certificate, now: dt.datetime) -> str:
+    """OpenSSL reports one error; an out-of-date certificate behind another one is said too, as step 8 does."""
+    if certs.not_after(cert) < now:
+        return f" The certificate has also expired ({certs.openssl_date(certs.not_after(cert))}): step 8 says how to renew it."
+    if certs.not_before(cert) > now:
+        return f" The certificate is also not valid until {certs.openssl_date(certs.not_before(cert))}: see step 8."
+    return ""
 
 
 # Codes for OpenSSL's error numbers when only OpenSSL reads the certificates (the wording
