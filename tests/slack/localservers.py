@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -76,6 +77,9 @@ def bot_env(fake: FakeSlack, port: int, allowed: str, **extra: str) -> dict[str,
         FIXCHECK_BIND=LOOPBACK,
         FIXCHECK_ALLOWED_ENDPOINTS=allowed,
         PYTHONPATH=str(REPO),
+        # Expiry watches' SQLite file in a fresh temporary folder, never in the repository
+        # (the bot's cwd).
+        FIXCHECK_DB=str(Path(tempfile.mkdtemp(prefix="fixcheck-db-")) / "watches.db"),
     )
     env.update(extra)
     return env
