@@ -32,6 +32,8 @@ SLACK_FILES_HOST = "files.slack.com"
 RELEVANT_EXTENSIONS = (
     ".pem", ".crt", ".cer", ".cert", ".key", ".csr", ".req", ".der", ".p7b", ".ca", ".conf", ".cfg", ".txt", ".log",
     ".p12", ".pfx", ".ppk", ".jks", ".keystore", ".p8", ".pk8",
+    # Read only for the key scan: a Kubernetes Secret (`tls.key:`), a service account's `private_key`.
+    ".json", ".yaml", ".yml", ".env", ".properties",
 )  # fmt: skip
 RELEVANT_FILETYPES = ("text", "pem", "crt", "key", "csr", "cer", "der", "binary", "config", "log")
 
@@ -122,6 +124,9 @@ def is_relevant(file: Mapping[str, Any]) -> bool:
         "application/pkix-cert",
         "application/pkcs10",
         "application/x-x509-user-cert",
+        "application/json",
+        "application/x-yaml",
+        "application/yaml",
     ):
         return True
     filetype = str(file.get("filetype") or "").lower()
@@ -171,13 +176,13 @@ class Downloader:
             return parsed
         if netloc == self._api_host and parsed.scheme == self._api_scheme:
             return parsed
-        raise DownloadError(f"the file's download link points to {host or 'nowhere'}, not to {SLACK_FILES_HOST}")
+        raise DownloadError(
+            f"the file's download link points to {netloc or 'nowhere'}, not to {SLACK_FILES_HOST} (port 443)"
+        )
 
     def fetch(self, file: Mapping[str, Any]) -> Downloaded:
         name = str(file.get("name") or file.get("title") or file.get("id") or "file")
-        size = file.get("size")
-        if isinstance(size, int) and size > self._max:
-            raise DownloadError(self._too_big(name, size))
+        # A file over the cap is still read up to the cap: those bytes are scanned for a key (_read).
         url = file.get("url_private_download") or file.get("url_private")
         if not isinstance(url, str):
             raise DownloadError(f"{name}: Slack gave no download link for this file")
@@ -204,9 +209,6 @@ class Downloader:
                 ctype = response.headers.get("content-type", "").lower()
                 if "text/html" in ctype:
                     raise DownloadError(self._no_scope(name))
-                declared = response.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > self._max:
-                    raise DownloadError(self._too_big(name, int(declared)))
                 return b"".join(self._read(name, response, started, watchdog))
         except httpx.TimeoutException:
             raise DownloadError(self._too_slow(name, None, time.monotonic() - started)) from None

@@ -56,6 +56,8 @@ BODY_RECORDS = (
     ("A global middleware", "A global middleware skipped next() (request body not logged)"),
     ("request body:", "request body not logged"),
     ("Request body:", "request body not logged"),
+    # slack_sdk quotes a non-JSON answer (an HTML error page, over two lines) in full.
+    ("Failed to decode Slack API response", "Failed to decode Slack API response: not JSON (response body not logged)"),
 )
 
 

@@ -45,6 +45,7 @@ from bot.slack.runtime import Runtime, attach_store, start_fleet_thread
 from bot.slack.services import Services
 from bot.slack.settings import ConfigError, Settings
 from bot.slack.socket_mode import SocketRunner
+from bot.slack.store import SharedReplayGuard
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,8 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
             body = await read_capped(req, MAX_BODY_BYTES)
         if isinstance(body, Response):
             return body
-        if (refused := signature.refusal(self.app, req.headers, body)) is not None:
+        # In a worker thread: with Redis, the replay check is a network call.
+        if (refused := await run_in_threadpool(signature.refusal, self.app, req.headers, body)) is not None:
             return refused  # unsigned: never parsed, dispatched or logged
         try:
             bolt_request = to_bolt_request(req, body, addition_context_properties)
@@ -240,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runtime = Runtime(services)
     if settings.redis_url:
         runtime.store, runtime.book = attach_store(services, settings.redis_url)
+        signature.use_replay_guard(SharedReplayGuard(runtime.store))  # replays across replicas and restarts
     try:
         app = create_app(settings, services=services)
     except (BoltError, SlackApiError) as exc:
