@@ -47,6 +47,8 @@ _COLON_HEX = re.compile(r"[0-9A-Fa-f]{2}(?::[ \t]*(?:\r?\n[ \t]*)?[0-9A-Fa-f]{2}
 # A "word" long enough to hide a key once decoded (percent-, HTML- or JSON-escaped, byte by byte).
 _WORD = re.compile(r"[^\s\"'<>]{40,}")
 _JSON_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
+# slack_sdk turns a non-JSON answer into an error message quoting its first 100 characters.
+_NON_JSON = re.compile(r"(Received a response in a non-JSON format):[^\n]*?(?=, HTTP \d{3}\)$|$)", re.MULTILINE)
 
 # Records that would carry a whole request body (Bolt's failed-signature line, its
 # "unhandled request" suggestion, a skipped middleware): (message start, replacement).
@@ -74,6 +76,7 @@ def _plain(text: str) -> str:
     text = _TOKEN.sub("[redacted token]", text)
     text = _BEARER.sub(r"\1[redacted]", text)
     text = _COLON_HEX.sub("[redacted]", text)
+    text = _NON_JSON.sub(r"\1 (response body not logged)", text)
     return _ENCODED_RUN.sub(_long, text)
 
 
