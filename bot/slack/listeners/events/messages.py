@@ -110,16 +110,21 @@ def _edited(event: dict[str, Any], context: Any, client: WebClient) -> None:
         return
     if user == context.get("bot_user_id"):
         return
-    raw = message.get("text")
-    text = "\n".join(filter(None, (raw if isinstance(raw, str) else "", attachment_text(message))))
-    if exposure.scan("your message", text.encode("utf-8", "replace")) is None:
-        return
+    previous = event.get("previous_message")
+    if not _holds_key(message) or (isinstance(previous, dict) and _holds_key(previous)):
+        return  # no key, or one the original message had (already warned): an unfurl or a typo fix
     thread_ts = message.get("thread_ts")
     log.info("edited message holds key material: warning posted")
     _warn(
         thread_reply(client, channel, thread_ts if isinstance(thread_ts, str) and thread_ts else ts),
         ["your edited message"],
     )
+
+
+def _holds_key(message: dict[str, Any]) -> bool:
+    raw = message.get("text")
+    text = "\n".join(filter(None, (raw if isinstance(raw, str) else "", attachment_text(message))))
+    return exposure.scan("your message", text.encode("utf-8", "replace")) is not None
 
 
 def _warn(reply: Any, names: list[str]) -> None:
