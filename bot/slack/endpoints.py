@@ -2,9 +2,10 @@
 
 Both checks happen before the engine opens any connection. `allowed()` is a pure
 pattern match (cheap enough for the acknowledgement path); `resolve_check()` looks the
-name up once, refuses private, loopback, link-local, multicast and reserved addresses
-unless that exact `host:port` is listed without a wildcard, and returns the addresses it
-checked: the engine connects to those and never resolves the name again.
+name up once, refuses private, loopback, link-local (cloud metadata), site-local, multicast
+and reserved addresses unless that address itself is listed (an exactly listed NAME whose
+DNS answers 169.254.169.254 is still refused), and returns the addresses it checked: the
+engine connects to those and never resolves the name again.
 """
 
 from __future__ import annotations
@@ -163,22 +164,31 @@ def resolve_check(
 ) -> tuple[str, ...]:
     """Resolve `target` once and return the addresses that may be probed: exactly these, no others.
 
-    Non-public addresses (private, loopback, link-local, multicast, reserved) are refused
-    unless `target` is listed exactly (no wildcard). The caller connects to the returned
+    Non-public addresses (private, loopback, link-local, site-local, multicast, reserved) are
+    refused unless that address is itself listed (`127.0.0.1:4490`, `[::1]:*`): listing a
+    name exactly trusts the name, not whatever its DNS answers. The caller connects to the returned
     addresses only (never resolving again, which let a second DNS answer point elsewhere).
     An empty result: the name does not resolve; the engine then reports the DNS failure (step 3).
     """
     # The engine's resolver (None: socket.getaddrinfo), so that one hook serves both lookups' tests.
     addresses = _addresses(target, resolver or net.resolver() or socket.getaddrinfo, timeout)
-    if any(p.exact and p.matches(target) for p in _parsed(patterns)):
-        return addresses
+    listed_ips = [p for p in _parsed(patterns) if p.ip is not None]
     for address in addresses:
-        if not _public(address):
-            raise Refused(
-                f"{target} resolves to {address}, a private/loopback/link-local address, which this bot does not "
-                f"probe unless {VARIABLE} lists exactly {target.key}."
-            )
+        if _public(address) or _ip_listed(address, target.port, listed_ips):
+            continue
+        shown = f"[{address}]" if ":" in address else address
+        raise Refused(
+            f"{target} resolves to {address}, a private/loopback/link-local/metadata address, which this bot does "
+            f"not probe unless {VARIABLE} lists that address itself ({shown}:{target.port}). "
+            f"Check what the name resolves to with `dig +short {target.host}`."
+        )
     return addresses
+
+
+def _ip_listed(address: str, port: int, listed: Sequence[Pattern]) -> bool:
+    """Is this exact address (not a name resolving to it) in the allow-list for `port`?"""
+    ip = _ip(address.split("%")[0])
+    return ip is not None and any(p.ip == ip and p.port in (None, port) for p in listed)
 
 
 def _addresses(target: Target, resolver: Resolver, timeout: float) -> tuple[str, ...]:
@@ -205,6 +215,8 @@ def _public(address: str) -> bool:
         if ip.ipv4_mapped is not None:
             return True
     if isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:  # fec0::/10: deprecated, never public
         return False
     return not (
         ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified

@@ -36,7 +36,14 @@ KEY_FILE_NAMES = re.compile(
 )
 JAVA_KEYSTORE_MAGIC = (b"\xfe\xed\xfe\xed", b"\xce\xce\xce\xce")  # JKS, JCEKS
 _PFX_OID = bytes.fromhex("06092a864886f70d0107")  # pkcs7-data / pkcs7-signedData, inside a PFX's authSafe
-_B64_BLOB = re.compile(rb"(?:[A-Za-z0-9+/]{16,}(?:\r?\n|\\n)?){4,}={0,2}")
+# Lines of base64 (the last one may be short), as pasted, JSON-escaped or in a YAML value.
+_B64_BLOB = re.compile(rb"(?:[A-Za-z0-9+/]{16,}(?:\r?\n|\\n)?){4,}[A-Za-z0-9+/]{0,16}={0,2}")
+# Slack quotes with `> ` (sent as `&gt; `): a key body quoted line by line, with no BEGIN line.
+_QUOTE_PREFIX = re.compile(rb"(?m)^[ \t]*(?:&gt;|>)[ \t]?")
+# A JSON Web Key with its private part: `"kty"` and a `"d"` (the private exponent / scalar).
+_JWK_KTY = re.compile(rb'"kty"\s*:\s*"(?:RSA|EC|OKP)"')
+_JWK_D = re.compile(rb'"d"\s*:\s*"[A-Za-z0-9_\-]{16,}')
+MAX_DER_ELEMENTS = 16  # top-level DER elements tried in one file (a certificate, then a key …)
 MAX_BLOBS = 64  # base64 runs tried as DER keys per input: enough for any real paste, bounded for a flood
 
 
@@ -49,8 +56,23 @@ def scan(name: str, data: bytes) -> str | None:
         return "a PKCS#12 bundle"
     if data.startswith(JAVA_KEYSTORE_MAGIC):
         return "a Java keystore"
-    if _der_key(data):
+    if any(_der_key(element) for element in _der_elements(data)):
         return "a private key (DER)"
+    if _JWK_KTY.search(data) and _JWK_D.search(data):
+        return "a private key (JWK)"
+    found = _in_base64(data) or _in_base64(_QUOTE_PREFIX.sub(b"", data[:MAX_QUOTED]))
+    if found:
+        return found
+    if KEY_FILE_NAMES.search(name):
+        return "a key file"
+    return None
+
+
+MAX_QUOTED = 256 * 1024  # bytes of a message re-read without its quote marks
+
+
+def _in_base64(data: bytes) -> str | None:
+    """Key material inside a base64 run: DER (PKCS#8, PKCS#1, SEC1, PFX) or a whole PEM (a Kubernetes `tls.key`)."""
     for n, m in enumerate(_B64_BLOB.finditer(data)):
         if n >= MAX_BLOBS:
             break
@@ -61,9 +83,37 @@ def scan(name: str, data: bytes) -> str | None:
             continue
         if _is_pkcs12(decoded) or _der_key(decoded):
             return "a private key (base64 DER)"
-    if KEY_FILE_NAMES.search(name):
-        return "a key file"
+        if any(marker.search(decoded) for _what, marker in TEXT_MARKERS):
+            return "a private key (base64 PEM)"
     return None
+
+
+def _der_elements(data: bytes) -> list[bytes]:
+    """The top-level DER elements of `data` in order (a certificate followed by a key is two)."""
+    elements: list[bytes] = []
+    at = 0
+    while at < len(data) and len(elements) < MAX_DER_ELEMENTS and data[at] == 0x30:
+        end = _der_end(data, at)
+        if end is None:
+            break
+        elements.append(data[at:end])
+        at = end
+    return elements or [data]
+
+
+def _der_end(data: bytes, at: int) -> int | None:
+    """Where the DER element starting at `at` ends (definite lengths only), or None."""
+    if at + 2 > len(data):
+        return None
+    first = data[at + 1]
+    if first < 0x80:
+        return at + 2 + first
+    count = first & 0x7F
+    if not 1 <= count <= 4 or at + 2 + count > len(data):
+        return None
+    length = int.from_bytes(data[at + 2 : at + 2 + count], "big")
+    end = at + 2 + count + length
+    return end if end <= len(data) else None
 
 
 def exposed(shared: Iterable[tuple[str, bytes]]) -> list[str]:

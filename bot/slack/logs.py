@@ -12,22 +12,28 @@ LOG_LEVEL says.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
 import sys
 import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import unquote_plus
 
-# What separates or encodes base64 characters in the encodings above: a run of 40+ of these
-# "units" is key-shaped however it was escaped (a plain English word never gets that long).
+# What separates or encodes base64 (and base64url) characters in the encodings above: a run
+# of 40+ of these "units" with an upper-case letter in it is key-shaped however it was
+# escaped (a word never gets that long; a file path is lower case or full of slashes).
 _UNIT = (
-    r"(?:[A-Za-z0-9+/=]|%2[BbFf]|%3[Dd]|%0[AaDd]|%20|\\[nr/]|\\u00(?:2[bBfF]|3[dD]|0[aAdD])"
+    r"(?:[A-Za-z0-9+/=_\-]|%2[BbFf]|%3[Dd]|%0[AaDd]|%20|\\[nr/]|\\u00(?:2[bBfF]|3[dD]|0[aAdD])"
     r"|&#(?:43|47|61|x2[bBfF]|x3[dD]);|\r?\n)"
 )
 # Every maximal run, each found once (possessive: no backtracking into a run, so a text of
-# 39-character words costs one pass, not 40); `_long` keeps the short ones.
+# 39-character words costs one pass, not 40); `_long` keeps the short and the path-like ones.
 _ENCODED_RUN = re.compile(rf"{_UNIT}++")
 MIN_RUN = 40
+PATH_SLASHES = 16  # a path has a slash every few characters; base64 one in 64 on average
 _DASHES = r"(?:-|%2[Dd]){5}"
 _GAP = r"(?:\s|\+|%20)"
 _LABEL = r"(?:[^-%]|%20){0,60}?"
@@ -35,6 +41,14 @@ _LABEL = r"(?:[^-%]|%20){0,60}?"
 _PEM = re.compile(rf"{_DASHES}BEGIN{_GAP}{_LABEL}{_DASHES}.*?(?:{_DASHES}END{_GAP}{_LABEL}{_DASHES}|$)", re.DOTALL)
 _TOKEN = re.compile(r"\b(?:xox[abposr]|xapp|xoxe(?:\.xox[bp])?)-[A-Za-z0-9\-]+")
 _BEARER = re.compile(r"(Bearer\s+)\S+", re.IGNORECASE)
+# Key bytes as `openssl pkey -text` (or asn1parse) prints them: 20+ colon-separated hex bytes,
+# across line breaks and indentation.
+_COLON_HEX = re.compile(r"[0-9A-Fa-f]{2}(?::[ \t]*(?:\r?\n[ \t]*)?[0-9A-Fa-f]{2}){19,}:?")
+# A "word" long enough to hide a key once decoded (percent-, HTML- or JSON-escaped, byte by byte).
+_WORD = re.compile(r"[^\s\"'<>]{40,}")
+_JSON_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})")
+# slack_sdk turns a non-JSON answer into an error message quoting its first 100 characters.
+_NON_JSON = re.compile(r"(Received a response in a non-JSON format):[^\n]*?(?=, HTTP \d{3}\)$|$)", re.MULTILINE)
 
 # Records that would carry a whole request body (Bolt's failed-signature line, its
 # "unhandled request" suggestion, a skipped middleware): (message start, replacement).
@@ -44,18 +58,46 @@ BODY_RECORDS = (
     ("A global middleware", "A global middleware skipped next() (request body not logged)"),
     ("request body:", "request body not logged"),
     ("Request body:", "request body not logged"),
+    # slack_sdk quotes a non-JSON answer (an HTML error page, over two lines) in full.
+    ("Failed to decode Slack API response", "Failed to decode Slack API response: not JSON (response body not logged)"),
 )
 
 
 def redact(text: str) -> str:
+    """`text` without key material, tokens or bearer secrets, in any encoding listed above.
+
+    Linear time: each pattern is one pass, and an encoded word is decoded once.
+    """
+    return _plain(_WORD.sub(_decoded_word, text))
+
+
+def _plain(text: str) -> str:
     text = _PEM.sub("[redacted PEM block]", text)
     text = _TOKEN.sub("[redacted token]", text)
     text = _BEARER.sub(r"\1[redacted]", text)
+    text = _COLON_HEX.sub("[redacted]", text)
+    text = _NON_JSON.sub(r"\1 (response body not logged)", text)
     return _ENCODED_RUN.sub(_long, text)
 
 
+def _decoded_word(m: re.Match[str]) -> str:
+    """A word whose decoded copy (percent, HTML, JSON escapes) holds key material is redacted whole.
+
+    `%2D%2D%2D%2D%2D%42%45%47…` (every byte percent-encoded) is not key-shaped until decoded.
+    """
+    word = m.group(0)
+    if not any(c in word for c in "%&\\"):
+        return word
+    decoded = _JSON_ESCAPE.sub(lambda e: chr(int(e.group(1), 16)), html.unescape(unquote_plus(word)))
+    return "[redacted]" if decoded != word and _plain(decoded) != decoded else word
+
+
 def _long(m: re.Match[str]) -> str:
-    return "[redacted]" if len(m.group(0)) >= MIN_RUN else m.group(0)
+    run = m.group(0)
+    if len(run) < MIN_RUN or run.count("/") * PATH_SLASHES > len(run):
+        return run
+    # Lower case, digits, `_` and `-` only: an identifier, a hex digest or a path part, not base64.
+    return "[redacted]" if any(c.isupper() for c in run) else run
 
 
 class RedactingFilter(logging.Filter):
@@ -179,3 +221,44 @@ def uvicorn_log_config(level: str, log_format: str = "text") -> dict[str, object
             "uvicorn.access": {"handlers": ["stderr"], "level": level, "propagate": False},
         },
     }
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
+ACCESS_PATHS = ("/slack/events", "/healthz", "/readyz", "/metrics")
+access_log = logging.getLogger("fixcheck.access")
+
+
+class AccessLog:
+    """One access line per HTTP request: method, path, status, duration. Never the query string.
+
+    uvicorn's own access line quoted the raw query (`POST /slack/events?text=%2D%2D%2D…`
+    logged a whole key, percent-encoded); a path the bot does not serve is not echoed either.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(
+        self, scope: Scope, receive: Callable[[], Awaitable[Message]], send: Callable[[Message], Awaitable[None]]
+    ) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.monotonic()
+        status = [0]
+
+        async def sending(message: Message) -> None:
+            if message.get("type") == "http.response.start":
+                status[0] = int(message.get("status", 0))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            path = scope.get("path", "")
+            shown = path if path in ACCESS_PATHS else "(other path)"
+            method = str(scope.get("method", ""))[:10]
+            took = (time.monotonic() - started) * 1000
+            access_log.info("%s %s %d %.0fms", method, shown, status[0] or 500, took)

@@ -17,6 +17,7 @@ FIXCHECK_SHUTDOWN_GRACE seconds, then each unfinished one gets a "please retry".
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import signal
@@ -34,7 +35,7 @@ from slack_bolt.error import BoltError
 from slack_sdk.errors import SlackApiError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -44,6 +45,7 @@ from bot.slack.runtime import Runtime, attach_store, start_fleet_thread
 from bot.slack.services import Services
 from bot.slack.settings import ConfigError, Settings
 from bot.slack.socket_mode import SocketRunner
+from bot.slack.store import SharedReplayGuard
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,15 @@ EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 READY_PATH = "/readyz"
 METRICS_PATH = "/metrics"
-MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are far smaller; a larger body is not Slack
+# Slack's payloads are far smaller: a message is at most 40,000 characters and 50 blocks, a modal
+# 100 blocks; URL-encoding (`payload=`) at most triples that. A larger body is not Slack.
+MAX_BODY_BYTES = 512 * 1024
+# Slack sends its whole request at once; a body still arriving after this is an attack that
+# holds a connection (200 connections at 1 byte / 2.5 s all stayed open before).
+BODY_DEADLINE = 10.0
+MAX_BODY_READS = 64  # bodies read at the same time; more is answered 503 at once (Slack retries those)
+LIMIT_CONCURRENCY = 256  # uvicorn: connections + tasks beyond this get 503 before any body is read
+_body_reads = asyncio.Semaphore(MAX_BODY_READS)  # created unbound: binds to uvicorn's loop at first use
 
 
 class ThreadedSlackRequestHandler(SlackRequestHandler):
@@ -60,10 +70,15 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
     async def handle(self, req: Request, addition_context_properties: dict[str, Any] | None = None) -> Response:
         if req.method != "POST":
             return await super().handle(req, addition_context_properties)
-        body = await read_capped(req, MAX_BODY_BYTES)
-        if body is None:
-            return Response(status_code=413, content="payload too large")
-        if (refused := signature.refusal(self.app, req.headers, body)) is not None:
+        if _body_reads.locked():
+            log.warning("too many request bodies being read at once (%d); answered 503", MAX_BODY_READS)
+            return Response(status_code=503, content="busy")
+        async with _body_reads:
+            body = await read_capped(req, MAX_BODY_BYTES)
+        if isinstance(body, Response):
+            return body
+        # In a worker thread: with Redis, the replay check is a network call.
+        if (refused := await run_in_threadpool(signature.refusal, self.app, req.headers, body)) is not None:
             return refused  # unsigned: never parsed, dispatched or logged
         try:
             bolt_request = to_bolt_request(req, body, addition_context_properties)
@@ -79,18 +94,28 @@ class ThreadedSlackRequestHandler(SlackRequestHandler):
         return to_starlette_response(bolt_response)
 
 
-async def read_capped(req: Request, limit: int) -> bytes | None:
-    """The request body, or None as soon as it is known to exceed `limit` bytes (never read whole)."""
+async def read_capped(req: Request, limit: int, deadline: float = BODY_DEADLINE) -> bytes | Response:
+    """The request body, or the answer to give instead: 413 as soon as it is known to exceed `limit`
+    bytes (never read whole), 408 when it is not all there within `deadline` seconds, and 400
+    when the client hung up half-way (starlette's ClientDisconnect logged a 40-line traceback)."""
     declared = req.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        return None
+        return Response(status_code=413, content="payload too large")
     chunks: list[bytes] = []
     total = 0
-    async for chunk in req.stream():
-        total += len(chunk)
-        if total > limit:
-            return None
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(deadline):
+            async for chunk in req.stream():
+                total += len(chunk)
+                if total > limit:
+                    return Response(status_code=413, content="payload too large")
+                chunks.append(chunk)
+    except TimeoutError:
+        log.warning("a request body was not complete after %g s (%d bytes); answered 408", deadline, total)
+        return Response(status_code=408, content="request body too slow", headers={"Connection": "close"})
+    except ClientDisconnect:
+        log.info("a client hung up while sending its request body (%d bytes read)", total)
+        return Response(status_code=400, content="incomplete request body")
     return b"".join(chunks)
 
 
@@ -217,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     runtime = Runtime(services)
     if settings.redis_url:
         runtime.store, runtime.book = attach_store(services, settings.redis_url)
+        signature.use_replay_guard(SharedReplayGuard(runtime.store))  # replays across replicas and restarts
     try:
         app = create_app(settings, services=services)
     except (BoltError, SlackApiError) as exc:
@@ -270,7 +296,10 @@ class _Server(uvicorn.Server):
 
 def _serve(asgi: Starlette, settings: Settings, runtime: Runtime) -> None:
     config = uvicorn.Config(
-        asgi,
+        logs.AccessLog(asgi),
+        access_log=False,  # uvicorn's line holds the raw query string: logs.AccessLog writes our own
+        limit_concurrency=LIMIT_CONCURRENCY,
+        timeout_keep_alive=5,
         host=settings.bind,
         port=settings.port,
         log_config=logs.uvicorn_log_config(settings.log_level, settings.log_format),

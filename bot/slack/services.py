@@ -44,8 +44,25 @@ def retry_handlers(max_wait: float = MAX_RETRY_AFTER) -> list[RetryHandler]:
     """Slack's rate limits (429 + Retry-After, capped) and transient server errors are retried."""
     return [
         CappedRateLimitRetryHandler(max_retry_count=3, max_wait=max_wait),
-        ServerErrorRetryHandler(max_retry_count=2),
+        GatewayErrorRetryHandler(max_retry_count=2),
     ]
+
+
+RETRIED_STATUSES = (500, 502, 503, 504)  # a proxy in front of Slack answers 502/504 when Slack is slow
+
+
+class GatewayErrorRetryHandler(ServerErrorRetryHandler):
+    """slack_sdk's server-error handler retries 500 and 503 only: 502 and 504 too (same backoff, same bound)."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and response.status_code in RETRIED_STATUSES
 
 
 class CappedRateLimitRetryHandler(RateLimitErrorRetryHandler):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import weakref
 from collections.abc import Mapping
 from typing import Any
@@ -41,23 +42,36 @@ class ReplayGuard:
 
     A replayed slash command (captured and re-sent within Slack's 5 minutes) ran its work
     again; Slack's own retries of events are signed anew and deduplicated by event id.
-    Only called from the event loop, so no lock is needed.
+    This one is per process: a replay sent to another replica, or after a restart, is not
+    caught unless FIXCHECK_REDIS_URL is set (then `bot.slack.store.SharedReplayGuard`).
     """
 
     def __init__(self, window: float = WINDOW, limit: int = MAX_REMEMBERED) -> None:
         self._seen: dict[str, float] = {}  # signature -> when it may be forgotten (insertion-ordered)
         self._window, self._limit = window, limit
+        self._lock = threading.Lock()  # checks run in worker threads (a shared guard may wait on Redis)
+
+    @property
+    def window(self) -> float:
+        return self._window
 
     def first_time(self, signature: str, now: float) -> bool:
-        while self._seen and (next(iter(self._seen.values())) < now or len(self._seen) >= self._limit):
-            del self._seen[next(iter(self._seen))]
-        if signature in self._seen:
-            return False
-        self._seen[signature] = now + 2 * self._window  # the timestamp may be up to one window ahead
-        return True
+        with self._lock:
+            while self._seen and (next(iter(self._seen.values())) < now or len(self._seen) >= self._limit):
+                del self._seen[next(iter(self._seen))]
+            if signature in self._seen:
+                return False
+            self._seen[signature] = now + 2 * self._window  # the timestamp may be up to one window ahead
+            return True
 
 
 _replays = ReplayGuard()
+
+
+def use_replay_guard(guard: ReplayGuard) -> None:
+    """Check replays with `guard` from now on (the shared one when Redis is configured)."""
+    global _replays
+    _replays = guard
 
 
 def protect(app: App, signing_secret: str) -> None:

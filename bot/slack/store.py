@@ -3,6 +3,8 @@
 Several replicas share, through one Redis:
 - event de-duplication: `SET NX` of the event id, so a Slack retry that lands on
   another replica (or after a restart) runs nothing twice;
+- replay protection: `SET NX` of each signed request's signature for twice Slack's
+  5-minute window, so a captured request replayed to another replica is refused too;
 - per-user limits: one sorted set per user and limit, trimmed and counted in a Lua
   script on Redis's clock, so the window is the same whichever replica counts;
 - the jobs in flight: a record per job (where to answer) plus a lease that its
@@ -29,6 +31,7 @@ import redis
 
 from bot.slack import metrics
 from bot.slack.jobs import RateLimiter, SeenEvents
+from bot.slack.signature import ReplayGuard
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +139,20 @@ class SharedSeenEvents(SeenEvents):
         # where None would mean "Redis is down".
         shared = self._store.call(lambda r: bool(r.set(f"{PREFIX}event:{event_id}", b"1", nx=True, ex=self._ttl_s)))
         return local if shared is None else shared
+
+
+class SharedReplayGuard(ReplayGuard):
+    """`ReplayGuard` across replicas and restarts; each replica also remembers locally for when Redis is down."""
+
+    def __init__(self, store: RedisStore) -> None:
+        super().__init__()
+        self._store = store
+
+    def first_time(self, signature: str, now: float) -> bool:
+        local = super().first_time(signature, now)
+        ttl = int(2 * self.window)  # the timestamp may be up to one window ahead
+        shared = self._store.call(lambda r: bool(r.set(f"{PREFIX}replay:{signature}", b"1", nx=True, ex=ttl)))
+        return local if shared is None else local and shared
 
 
 class SharedRateLimiter(RateLimiter):

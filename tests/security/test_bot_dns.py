@@ -27,8 +27,10 @@ DNS = {
     "meta.rebind.test": [["169.254.169.254"]],
     "mixed.rebind.test": [["8.8.4.4", "127.0.0.1"]],
     "flip-meta.rebind.test": [[PUBLIC], ["169.254.169.254"]],
+    "meta-exact.rebind.test": [["169.254.169.254"]],  # listed exactly below, by name only
+    "site-local.rebind.test": [["fec0::1"]],
 }
-ALLOWED = "*.rebind.test:*,[::1]:4491,[2001:db8::d]:4492"
+ALLOWED = "*.rebind.test:*,[::1]:4491,[2001:db8::d]:4492,meta-exact.rebind.test:4498"
 
 
 @dataclass(frozen=True)
@@ -112,3 +114,18 @@ def test_ipv6_allow_list_entries_are_addresses_not_patterns(dns_bot: DnsBot, sec
     ack, _ = _command(security_slack, dns_bot.bot, "[2001:db8::d]:4493")
     assert "not an endpoint this bot may probe" in ack
     assert "Traceback" not in dns_bot.bot.logs()
+
+
+def test_an_exactly_listed_name_answering_a_metadata_address_is_refused(
+    dns_bot: DnsBot, security_slack: FakeSlack
+) -> None:
+    """Listing a NAME exactly trusted whatever it resolved to (169.254.169.254 was probed); fec0::/10 was public."""
+    for name, port, shown in (
+        ("meta-exact.rebind.test", 4498, "169.254.169.254"),
+        ("site-local.rebind.test", 4499, "fec0::1"),
+    ):
+        _ack, key = _command(security_slack, dns_bot.bot, f"{name}:{port}")
+        reply = _reply(security_slack, key)
+        assert shown in reply and "FIXCHECK_ALLOWED_ENDPOINTS" in reply, reply[:300]
+        time.sleep(0.2)
+        assert dns_bot.attempts(port) == [], f"{name}: the bot tried {dns_bot.attempts(port)}"

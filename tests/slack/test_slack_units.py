@@ -97,7 +97,7 @@ def test_allow_list_and_private_addresses() -> None:
         endpoints.allowed(endpoints.Target("itbit.com.evil.io", 1), patterns)
     endpoints.resolve_check(endpoints.Target("127.0.0.1", 4490), patterns)  # listed exactly
     with pytest.raises(endpoints.Refused, match="loopback"):
-        endpoints.resolve_check(endpoints.Target("localhost", 4490), patterns)  # wildcard only
+        endpoints.resolve_check(endpoints.Target("localhost", 4491), patterns)  # 127.0.0.1 listed for 4490 only
     for address in (
         "10.0.0.1",
         "169.254.169.254",

@@ -2,8 +2,11 @@
 
 Acted on: a message with onboarding-looking files or pasted PEM blocks, anywhere the
 bot is; a message with only a `HOST:PORT` in a DM or when it mentions the bot. The bot's
-own messages, other bots, edits and deletions are ignored. Events are acknowledged by
-Bolt before this runs; the work happens in the worker pool.
+own messages, other bots and deletions are ignored; an edit is only scanned for key
+material (a key added by editing gets the warning). Forwarded messages' text
+(`attachments[].text`) is scanned too. The key warning is never dropped: when the user is
+over FIXCHECK_JOBS_PER_MINUTE, the diagnosis is refused but the warning is still posted.
+Events are acknowledged by Bolt before this runs; the work happens in the worker pool.
 """
 
 from __future__ import annotations
@@ -13,21 +16,27 @@ from typing import Any
 
 from slack_sdk import WebClient
 
+from bot.engine import Report
 from bot.slack import endpoints, exposure
 from bot.slack.parsing import find_logon, mentions, pasted_pem, plain_text, strip_pem
-from bot.slack.render import render_text
+from bot.slack.render import key_warning, render_text
 from bot.slack.services import services_of
 from bot.slack.usage import usage
-from bot.slack.work import Job, files_to_fetch, submit, submit_call, thread_reply
+from bot.slack.work import Job, files_to_fetch, run_safely, submit, submit_call, thread_reply
 
 log = logging.getLogger(__name__)
 
 HANDLED_SUBTYPES = (None, "file_share", "thread_broadcast")
 MAX_FILES_PER_MESSAGE = 20
+MAX_ATTACHMENTS = 20  # forwarded / unfurled attachments scanned per message
+ATTACHMENT_FIELDS = ("text", "fallback", "pretext")
 
 
 def handle_message(event: dict[str, Any], context: Any, client: WebClient) -> None:
     subtype = event.get("subtype")
+    if subtype == "message_changed":  # Slack marks edits `hidden`: checked before that filter
+        _edited(event, context, client)
+        return
     if subtype not in HANDLED_SUBTYPES or event.get("bot_id") or event.get("hidden"):
         return
     user, channel, ts = event.get("user"), event.get("channel"), event.get("ts")
@@ -46,7 +55,7 @@ def handle_message(event: dict[str, Any], context: Any, client: WebClient) -> No
     shared = [f for f in raw_files if isinstance(f, dict)] if isinstance(raw_files, list) else []
     files = files_to_fetch(shared)[:MAX_FILES_PER_MESSAGE]
     pasted = pasted_pem(text)
-    outside = strip_pem(text)
+    outside = "\n".join(filter(None, (strip_pem(text), attachment_text(event))))
     unread, exposed = _exposure(shared, files, outside)
     clean = plain_text(outside)
     target = endpoints.find_endpoint(clean)
@@ -84,7 +93,60 @@ def handle_message(event: dict[str, Any], context: Any, client: WebClient) -> No
         channel=channel,
     )
     job.shared_text, job.unread_files = outside, unread
-    submit(services, job, client=client)
+    if not submit(services, job, client=client) and (exposed or any(exposure.scan(n, d) for n, d in pasted)):
+        # Refused (per-user limit, busy pool): the diagnosis may wait, the key warning may not.
+        names = ["your message"] + [n for n in unread if exposure.KEY_FILE_NAMES.search(n)]
+        _warn(reply, names)
+
+
+def _edited(event: dict[str, Any], context: Any, client: WebClient) -> None:
+    """An edit that adds key material gets the key warning in the message's thread (no diagnosis)."""
+    message = event.get("message")
+    channel = event.get("channel")
+    if not isinstance(message, dict) or not isinstance(channel, str) or not channel:
+        return
+    user, ts = message.get("user"), message.get("ts")
+    if not (isinstance(user, str) and user and isinstance(ts, str) and ts) or message.get("bot_id"):
+        return
+    if user == context.get("bot_user_id"):
+        return
+    previous = event.get("previous_message")
+    if not _holds_key(message) or (isinstance(previous, dict) and _holds_key(previous)):
+        return  # no key, or one the original message had (already warned): an unfurl or a typo fix
+    thread_ts = message.get("thread_ts")
+    log.info("edited message holds key material: warning posted")
+    _warn(
+        thread_reply(client, channel, thread_ts if isinstance(thread_ts, str) and thread_ts else ts),
+        ["your edited message"],
+    )
+
+
+def _holds_key(message: dict[str, Any]) -> bool:
+    raw = message.get("text")
+    text = "\n".join(filter(None, (raw if isinstance(raw, str) else "", attachment_text(message))))
+    return exposure.scan("your message", text.encode("utf-8", "replace")) is not None
+
+
+def _warn(reply: Any, names: list[str]) -> None:
+    """Post the key warning now (this runs after Bolt's acknowledgement, outside the rate limit)."""
+    warning = key_warning(Report((), ()), names)
+    if warning:
+        run_safely(reply, lambda: reply(render_text(warning)))
+
+
+def attachment_text(message: dict[str, Any]) -> str:
+    """The text of forwarded messages and other attachments (bounded), for the key scan only."""
+    attachments = message.get("attachments")
+    if not isinstance(attachments, list):
+        return ""
+    parts = [
+        value
+        for a in attachments[:MAX_ATTACHMENTS]
+        if isinstance(a, dict)
+        for value in (a.get(f) for f in ATTACHMENT_FIELDS)
+        if isinstance(value, str)
+    ]
+    return "\n".join(parts)
 
 
 def _exposure(shared: list[dict[str, Any]], fetched: list[Any], outside: str) -> tuple[list[str], bool]:
