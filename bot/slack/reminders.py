@@ -68,7 +68,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--now", type=_instant, default=None, metavar="TIME", help="the UTC instant to run at")
     args = parser.parse_args(argv)
     try:
-        settings = Settings.from_env(os.environ)
+        settings = Settings.from_env(os.environ, posting_only=True)
     except ConfigError as exc:
         print(f"fixcheck-bot reminders: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -91,4 +91,11 @@ def main(argv: Sequence[str]) -> int:
         f"reminders at {now:%Y-%m-%dT%H:%M:%SZ}: sent {tally.sent}, skipped {tally.skipped}, "
         f"ended {tally.ended}, to retry {tally.failed}"
     )
-    return 0
+    if tally.auth_error:
+        print(
+            f"fixcheck-bot reminders: Slack refused the bot token ({tally.auth_error}); nothing more was sent. "
+            "Check SLACK_BOT_TOKEN (a current xoxb- token of this app).",
+            file=sys.stderr,
+        )
+    # Cron mails or alerts on a non-zero exit: any post that did not go out is worth one.
+    return 1 if tally.failed or tally.auth_error else 0

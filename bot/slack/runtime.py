@@ -7,6 +7,7 @@
   memory and says so in the log and in `fixcheck_shared_store_up`).
 - SIGTERM (`shutdown()`): refuse new work, give jobs in flight FIXCHECK_SHUTDOWN_GRACE
   seconds, post "please retry" for each unfinished one, and exit 0 within grace + 5 s.
+  The HTTP port stays open meanwhile: /healthz 200, /readyz and POST /slack/events 503.
 - With Redis, a small thread renews this replica's job leases and answers "please
   retry" for jobs whose replica died (see `store.JobBook`).
 """
@@ -44,6 +45,8 @@ class Runtime:
     reminders: ReminderThread | None = None  # expiry watches' scheduler (bot.slack.reminders)
     stopping: threading.Event = field(default_factory=threading.Event)
     stop_requested_at: float | None = None
+    _shutdown_lock: threading.Lock = field(default_factory=threading.Lock)
+    _shut_down: bool = False
 
     @property
     def mode(self) -> str:
@@ -82,12 +85,25 @@ class Runtime:
             return
         self.stop_requested_at = time.monotonic()
         self.stopping.set()
-        log.info("shutdown requested (SIGTERM): taking no new work; jobs in flight get %.0f s", self.services.settings.shutdown_grace)
+        log.info(
+            "shutdown requested (SIGTERM): taking no new work; jobs in flight get %.0f s",
+            self.services.settings.shutdown_grace,
+        )
         if self.socket is not None:
             threading.Thread(target=self.socket.close, name="fixcheck-socket-close", daemon=True).start()
 
     def shutdown(self) -> None:
-        """Drain the workers, tell the unfinished jobs' users to retry, close what is open."""
+        """Drain the workers, tell the unfinished jobs' users to retry, close what is open.
+
+        Runs once: the drain thread (HTTP keeps serving meanwhile) and the exit path both call it,
+        and the second caller waits for the first instead of posting the retries again.
+        """
+        with self._shutdown_lock:
+            if not self._shut_down:
+                self._drain()
+                self._shut_down = True
+
+    def _drain(self) -> None:
         self.request_stop()
         started = self.stop_requested_at or time.monotonic()
         grace = max(0.0, self.services.settings.shutdown_grace - (time.monotonic() - started))

@@ -22,6 +22,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from types import FrameType
@@ -283,15 +284,27 @@ def healthcheck(settings: Settings) -> int:
 
 
 class _Server(uvicorn.Server):
-    """uvicorn, telling the runtime at the first SIGTERM/SIGINT (before its own graceful stop)."""
+    """uvicorn that keeps serving through the drain: the first SIGTERM/SIGINT starts the drain
+    in a thread (readiness and events answer 503, health 200) and stops uvicorn when it is done;
+    a second signal stops uvicorn at once (the drain still finishes before the exit)."""
 
     def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
         super().__init__(config)
         self.runtime = runtime
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.runtime.stopping.is_set():
+            super().handle_exit(sig, frame)
+            return
         self.runtime.request_stop()
-        super().handle_exit(sig, frame)
+
+        def drain_then_stop() -> None:
+            try:
+                self.runtime.shutdown()
+            finally:
+                self.should_exit = True  # uvicorn's main loop polls this flag
+
+        threading.Thread(target=drain_then_stop, name="fixcheck-drain", daemon=True).start()
 
 
 def _serve(asgi: Starlette, settings: Settings, runtime: Runtime) -> None:
@@ -305,7 +318,8 @@ def _serve(asgi: Starlette, settings: Settings, runtime: Runtime) -> None:
         log_config=logs.uvicorn_log_config(settings.log_level, settings.log_format),
         proxy_headers=False,
         server_header=False,
-        timeout_graceful_shutdown=min(5, max(1, int(settings.shutdown_grace))),
+        # By the time uvicorn stops, the jobs have drained: only health checks may be left open.
+        timeout_graceful_shutdown=1,
     )
     # uvicorn re-raises the signal it caught once it has stopped; with this handler in place
     # that lands here (a no-op) instead of killing the process before the jobs are drained.

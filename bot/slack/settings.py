@@ -76,8 +76,11 @@ class Settings:
         )
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Settings:
-        """Read and validate the environment; raise `ConfigError` on the first problem."""
+    def from_env(cls, env: Mapping[str, str], *, posting_only: bool = False) -> Settings:
+        """Read and validate the environment; raise `ConfigError` on the first problem.
+
+        `posting_only` (the cron `reminders --now`) needs only the bot token: it receives nothing.
+        """
         bot_token = _required(env, "SLACK_BOT_TOKEN")
         if not bot_token.startswith("xoxb-"):
             raise ConfigError("SLACK_BOT_TOKEN must be a bot token (it starts with xoxb-)")
@@ -87,7 +90,7 @@ class Settings:
                 "SLACK_APP_TOKEN must be an app-level token (it starts with xapp-); unset it for HTTP mode"
             )
         signing_secret = env.get("SLACK_SIGNING_SECRET", "").strip() or None
-        if app_token is None and signing_secret is None:
+        if app_token is None and signing_secret is None and not posting_only:
             raise ConfigError("SLACK_SIGNING_SECRET is required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)")
         return cls(
             bot_token=bot_token,
@@ -103,7 +106,9 @@ class Settings:
             jobs_per_minute=_int(env, "FIXCHECK_JOBS_PER_MINUTE", DEFAULT_JOBS_PER_MINUTE, 1, 10_000),
             probe_timeout=_float(env, "FIXCHECK_PROBE_TIMEOUT", DEFAULT_PROBE_TIMEOUT, 0.5, 60.0),
             # FIXCHECK_LOG_LEVEL is the spec's name; LOG_LEVEL is kept for existing deployments.
-            log_level=_log_level(env.get("FIXCHECK_LOG_LEVEL", "").strip() or env.get("LOG_LEVEL", "").strip() or "INFO"),
+            log_level=_log_level(
+                env.get("FIXCHECK_LOG_LEVEL", "").strip() or env.get("LOG_LEVEL", "").strip() or "INFO"
+            ),
             log_format=_choice(env, "FIXCHECK_LOG_FORMAT", _LOG_FORMATS),
             redis_url=_redis_url(env.get("FIXCHECK_REDIS_URL", "").strip()),
             socket_grace=_float(env, "FIXCHECK_SOCKET_GRACE", DEFAULT_SOCKET_GRACE, 1.0, 3600.0),
@@ -187,5 +192,7 @@ def _redis_url(raw: str) -> str | None:
 def _log_level(raw: str) -> str:
     level = raw.upper()
     if level not in _LOG_LEVELS:
-        raise ConfigError(f"FIXCHECK_LOG_LEVEL (or LOG_LEVEL) must be one of {', '.join(_LOG_LEVELS)}, got {raw[:20]!r}")
+        raise ConfigError(
+            f"FIXCHECK_LOG_LEVEL (or LOG_LEVEL) must be one of {', '.join(_LOG_LEVELS)}, got {raw[:20]!r}"
+        )
     return level

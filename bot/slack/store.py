@@ -60,6 +60,14 @@ return {0, math.floor(window - (now - tonumber(oldest[2]))) + 1}
 """
 
 
+# An orphan's claim in one step: no lease and the record still there (its job unanswered).
+# Only the replica whose HDEL removes the record posts the "please retry".
+_CLAIM = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+return redis.call('HDEL', KEYS[2], ARGV[1])
+"""
+
+
 class RedisStore:
     """A Redis connection with a breaker: `call()` answers None while Redis is down."""
 
@@ -71,6 +79,8 @@ class RedisStore:
         self._lock = threading.Lock()
         self._up = True
         self._retry_at = 0.0
+        self._recovered_at: float | None = None  # monotonic time Redis last came back
+        self.on_recover: list[Callable[[], None]] = []  # run once per outage, when Redis answers again
         metrics.shared_store_up.set(1)
 
     @property
@@ -90,6 +100,12 @@ class RedisStore:
             return None
         self._recovered()
         return result
+
+    def since_recovery(self) -> float:
+        """Seconds since Redis last came back after an outage (infinity when it never went away)."""
+        with self._lock:
+            at = self._recovered_at
+        return float("inf") if at is None else time.monotonic() - at
 
     def ping(self) -> bool:
         return self.call(lambda r: bool(r.ping())) is True
@@ -117,9 +133,13 @@ class RedisStore:
     def _recovered(self) -> None:
         with self._lock:
             was_down, self._up = not self._up, True
+            if was_down:
+                self._recovered_at = time.monotonic()
         metrics.shared_store_up.set(1)
         if was_down:
             log.warning("shared store (Redis) is back; de-duplication and limits are shared again")
+            for hook in self.on_recover:
+                hook()
 
     def close(self) -> None:
         self.client.close()
@@ -190,7 +210,12 @@ class JobBook:
         self._store = store
         self._replica = replica
         self._mine: dict[str, str] = {}
+        # Jobs this replica answered while Redis was away: their records must go before another
+        # replica's sweeper takes them for orphans and asks the user to retry after the answer.
+        self._unclosed: set[str] = set()
         self._lock = threading.Lock()
+        self._claim = store.client.register_script(_CLAIM)
+        store.on_recover.append(self.reconcile)
 
     def open(self, job_id: str, target: Mapping[str, str]) -> None:
         record = json.dumps(dict(target))
@@ -208,13 +233,29 @@ class JobBook:
     def close(self, job_id: str) -> None:
         with self._lock:
             self._mine.pop(job_id, None)
-        def run(r: redis.Redis) -> None:
-            pipe = r.pipeline()
-            pipe.hdel(f"{PREFIX}jobs", job_id)
-            pipe.delete(f"{PREFIX}lease:{job_id}")
-            pipe.execute()
+            self._unclosed.add(job_id)
+        self._delete([job_id])
 
-        self._store.call(run)
+    def _delete(self, job_ids: list[str]) -> None:
+        def run(r: redis.Redis) -> bool:
+            pipe = r.pipeline()
+            for job_id in job_ids:
+                pipe.hdel(f"{PREFIX}jobs", job_id)
+                pipe.delete(f"{PREFIX}lease:{job_id}")
+            pipe.execute()
+            return True
+
+        if self._store.call(run):
+            with self._lock:
+                self._unclosed.difference_update(job_ids)
+
+    def reconcile(self) -> None:
+        """Redis is back: delete the records of jobs answered meanwhile, renew the leases of running ones."""
+        with self._lock:
+            done = list(self._unclosed)
+        if done:
+            self._delete(done)
+        self.renew()
 
     def close_all(self) -> None:
         """At shutdown, after this replica has asked its users to retry: no other replica must ask again."""
@@ -227,6 +268,9 @@ class JobBook:
         """Extend this replica's leases; re-adds records lost while Redis was down."""
         with self._lock:
             mine = dict(self._mine)
+            done = list(self._unclosed)
+        if done:  # a reconcile that failed half-way: try the deletes again
+            self._delete(done)
         if not mine:
             return
 
@@ -240,12 +284,19 @@ class JobBook:
         self._store.call(run)
 
     def orphans(self) -> Iterator[dict[str, str]]:
-        """Reply targets of jobs whose replica stopped renewing; each is handed to one replica only."""
+        """Reply targets of jobs whose replica stopped renewing; each is handed to one replica only.
+
+        Right after an outage every lease may have run out while its replica was alive but cut
+        off: wait one full lease after this replica's own reconnect, so that the others have
+        reconnected, renewed their leases and deleted the jobs they answered meanwhile.
+        """
+        if self._store.since_recovery() < LEASE:
+            return
         records = self._store.call(lambda r: r.hgetall(f"{PREFIX}jobs")) or {}
         for raw_id, raw in records.items():
             job_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
             with self._lock:
-                if job_id in self._mine:
+                if job_id in self._mine or job_id in self._unclosed:
                     continue
             if self._claim_orphan(job_id):
                 target = _target(raw)
@@ -257,9 +308,7 @@ class JobBook:
         """True for the one replica whose HDEL removes a job whose lease has expired."""
 
         def run(r: redis.Redis) -> bool:
-            if r.exists(f"{PREFIX}lease:{job_id}"):
-                return False
-            return bool(r.hdel(f"{PREFIX}jobs", job_id))
+            return bool(self._claim(keys=[f"{PREFIX}lease:{job_id}", f"{PREFIX}jobs"], args=[job_id], client=r))
 
         return self._store.call(run) is True
 

@@ -23,6 +23,7 @@ from bot.engine import certs
 from bot.engine.inputs import MAX_FILE_BYTES, FileFormat, read_file
 
 MAX_PATHS = 64
+DEFAULT_CRITICAL = 7
 
 
 class State(IntEnum):
@@ -67,7 +68,12 @@ def configure(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         help="WARNING when a certificate expires within DAYS (default 30)",
     )
     p.add_argument(
-        "--critical", type=_days, default=7, metavar="DAYS", help="CRITICAL within DAYS (default 7) and once expired"
+        "--critical",
+        type=_days,
+        default=None,
+        metavar="DAYS",
+        help=f"CRITICAL within DAYS (default {DEFAULT_CRITICAL}, or --within when smaller), once expired "
+        "and while not yet valid",
     )
     p.add_argument("--now", type=_instant, default=None, metavar="TIME", help="judge as at this UTC time (ISO 8601)")
     return p
@@ -94,13 +100,29 @@ def main(argv: Sequence[str]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    # The CLI's own folder expansion (imported here: bot.cli imports this module).
+    from bot.cli import InputError, expand_paths
+
     now = args.now or dt.datetime.now(dt.UTC)
+    if args.critical is not None and args.critical > args.within:
+        print(
+            f"UNKNOWN: fixcheck expiry: --critical {args.critical} is more than --within {args.within}; "
+            "give --critical at most --within (check with: fixcheck expiry --help)"
+        )
+        return int(State.UNKNOWN)
+    # Without an explicit --critical, a smaller --within lowers it: WARNING must come before CRITICAL.
+    critical = min(DEFAULT_CRITICAL, args.within) if args.critical is None else args.critical
+    try:
+        paths = expand_paths(args.paths)
+    except InputError as exc:
+        print(f"UNKNOWN: {exc} (check with: ls -l {' '.join(args.paths)})")
+        return int(State.UNKNOWN)
     worst = State.OK
-    for raw in args.paths[:MAX_PATHS]:
-        for state, line in check_file(Path(raw), now, args.within, args.critical):
+    for path in paths[:MAX_PATHS]:
+        for state, line in check_file(path, now, args.within, critical):
             print(f"{state.name}: {line}")
             worst = max(worst, state, key=SEVERITY.index)
-    if len(args.paths) > MAX_PATHS:
+    if len(paths) > MAX_PATHS:
         print(f"UNKNOWN: only the first {MAX_PATHS} files were read")
         worst = max(worst, State.UNKNOWN, key=SEVERITY.index)
     return int(worst)
@@ -120,10 +142,18 @@ def check_file(path: Path, now: dt.datetime, within: int, critical: int) -> list
     if not found:
         why = "too large" if parsed.format is FileFormat.TOO_LARGE else "no readable certificate in it"
         return [(State.UNKNOWN, f"{name}: {why} (check with: openssl x509 -noout -subject -enddate -in {name})")]
-    return [judge(name, cert_cn(c), certs.not_after(c), now, within, critical) for c in found]
+    return [judge(name, cert_cn(c), (certs.not_before(c), certs.not_after(c)), now, within, critical) for c in found]
 
 
-def judge(name: str, cn: str, end: dt.datetime, now: dt.datetime, within: int, critical: int) -> tuple[State, str]:
+def judge(
+    name: str, cn: str, validity: tuple[dt.datetime, dt.datetime], now: dt.datetime, within: int, critical: int
+) -> tuple[State, str]:
+    start, end = validity
+    if now < start:  # the engine fails this as expiry.client_cert_not_yet_valid: the exchange refuses it too
+        return State.CRITICAL, (
+            f"{name}: {cn} not valid before {start.strftime('%Y-%m-%d %H:%M:%S')} UTC "
+            f"(check the clock, or with: openssl x509 -noout -startdate -in {name})"
+        )
     days = int((end - now).total_seconds() // 86400)
     if end <= now or days < critical:
         state = State.CRITICAL

@@ -47,6 +47,21 @@ def day(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).strftime("%Y-%m-%d")
 
 
+def plural(n: int, unit: str = "day") -> str:
+    return f"{n} {unit}{'s' * (n != 1)}"
+
+
+def left_words(deadline: dt.datetime, now: dt.datetime) -> str:
+    """How long is left, in words: `3 days left`, `1 day left`, `expires today at 14:00 UTC`, `expired 12 days ago`."""
+    left = days_left(deadline, now)
+    if left > 0:
+        return f"{plural(left)} left"
+    if left < 0:
+        return f"expired {plural(-left)} ago"
+    verb = "expires" if deadline > now else "expired"
+    return f"{verb} today at {deadline.astimezone(dt.UTC):%H:%M} UTC"
+
+
 def describe(facts: CertFacts) -> str:
     ca = ""
     if facts.ca_not_after is not None:
@@ -73,9 +88,14 @@ def offer_blocks(facts: CertFacts, related: Watch | None) -> list[Block]:
 def confirmation(watch: Watch, now: dt.datetime, replaced: int | None = None) -> Rendered:
     facts = watch.facts
     ahead = thresholds_ahead(facts.deadline, now)
-    when = ", ".join(f"{day(at)} ({d} days before)" if d else f"{day(at)} (the day itself)" for d, at in ahead)
+    when = ", ".join(f"{day(at)} ({plural(d)} before)" if d else f"{day(at)} (the day itself)" for d, at in ahead)
+    # SQLite may give the new watch the id of the one it replaced: then say what happened, not "#1 replaces #1".
+    if replaced == watch.id:
+        replacing = " now follows this certificate instead of the one it watched"
+    else:
+        replacing = f" replaces #{replaced}" if replaced else ""
     lines = [
-        f":bell: Watch #{watch.id}{f' replaces #{replaced}' if replaced else ''}: {describe(facts)}.",
+        f":bell: Watch #{watch.id}{replacing}: {describe(facts)}.",
         f"Reminders in this channel: {when or 'none left (the date is too close or past)'}.",
         STORED,
         f"`/fixcheck watches` lists this channel's watches; `/fixcheck unwatch {watch.id}` stops this one.",
@@ -92,11 +112,10 @@ def watch_list(watches: list[Watch], total: int, page: int, now: dt.datetime) ->
         SectionBlock(text=MarkdownTextObject(text=f"*Watches in this channel* ({total}, page {page} of {pages})"))
     ]
     for w in watches:
-        left = days_left(w.facts.deadline, now)
         ca_first = f", its CA {day(w.facts.deadline)}" if w.facts.applied_renewal == "ca" else ""
         text = (
             f"*#{w.id}* {esc(w.facts.common_name)} · `{w.facts.fingerprint}`\n"
-            f"not after {day(w.facts.not_after)}{ca_first} ({left} days left) · "
+            f"not after {day(w.facts.not_after)}{ca_first} ({left_words(w.facts.deadline, now)}) · "
             f"added by <@{esc(w.added_by)}> on {day(w.added_at)}"
         )
         blocks.append(SectionBlock(text=MarkdownTextObject(text=text[:3000])))
@@ -113,10 +132,10 @@ def home_view(mine: list[Watch] | None, now: dt.datetime) -> dict[str, Any]:
     elif not mine:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=NONE_NOTE)))
     for w in mine or []:
-        left = days_left(w.facts.deadline, now)
         text = (
             f"*#{w.id}* in <#{esc(w.channel_id)}>: {esc(w.facts.common_name)} · `{w.facts.fingerprint[:23]}…`\n"
-            f"expires {day(w.facts.deadline)} ({left} days left) · `/fixcheck unwatch {w.id}` in that channel"
+            f"expires {day(w.facts.deadline)} ({left_words(w.facts.deadline, now)}) · "
+            f"`/fixcheck unwatch {w.id}` in that channel"
         )
         blocks.append(SectionBlock(text=MarkdownTextObject(text=text[:3000])))
     blocks.append(ContextBlock(elements=[MarkdownTextObject(text=STORED)]))
@@ -153,10 +172,13 @@ def reminder(watch: Watch, days: int, now: dt.datetime) -> Rendered:
     facts = watch.facts
     left = days_left(facts.deadline, now)
     what = "The client CA" if facts.applied_renewal == "ca" else "The FIX client certificate"
+    name = esc(facts.common_name)
     if left > 0:
-        head = f":alarm_clock: {what} for *{esc(facts.common_name)}* expires on {day(facts.deadline)}: {left} day{'s' * (left != 1)} left."
-    elif left == 0:
-        head = f":rotating_light: {what} for *{esc(facts.common_name)}* expires *today* ({day(facts.deadline)}, UTC)."
+        head = f":alarm_clock: {what} for *{name}* expires on {day(facts.deadline)}: {plural(left)} left."
+    elif left == 0 and facts.deadline > now:
+        head = f":rotating_light: {what} for *{name}* expires *today* ({day(facts.deadline)}, {facts.deadline:%H:%M} UTC)."
+    elif left == 0:  # a late tick (the bot was down): the time has passed
+        head = f":rotating_light: {what} for *{name}* expired *today* at {facts.deadline:%H:%M} UTC."
     else:
         head = f":rotating_light: {what} for *{esc(facts.common_name)}* expired on {day(facts.deadline)}."
     advice, commands = RENEWAL_ADVICE.get(facts.applied_renewal, RENEWAL_ADVICE["other"])
@@ -166,7 +188,7 @@ def reminder(watch: Watch, days: int, now: dt.datetime) -> Rendered:
         blocks.append(SectionBlock(text=MarkdownTextObject(text=("```" + "\n".join(commands) + "```")[:3000])))
     later = [d for d in THRESHOLD_DAYS if d < days and left > d]
     note = (
-        f"Next reminder {later[0]} days before."
+        f"Next reminder {plural(later[0])} before."
         if later and later[0]
         else "Next reminder on the day itself."
         if later
@@ -175,8 +197,23 @@ def reminder(watch: Watch, days: int, now: dt.datetime) -> Rendered:
     blocks.append(
         ContextBlock(elements=[MarkdownTextObject(text=f"{note} `/fixcheck unwatch {watch.id}` stops these.".strip())])
     )
-    text = f"{what} for {facts.common_name} expires on {day(facts.deadline)} ({left} days). {advice}"
+    text = f"{what} for {facts.common_name}, not after {day(facts.deadline)}: {left_words(facts.deadline, now)}. {advice}"
     return text[:3000], [b.to_dict() for b in blocks]
+
+
+def already_expired(facts: CertFacts, now: dt.datetime) -> Rendered:
+    """No watch for a certificate past its date: there is nothing left to remind about, only to renew."""
+    what = "Its CA" if facts.applied_renewal == "ca" else "This certificate"
+    advice, commands = RENEWAL_ADVICE.get(facts.applied_renewal, RENEWAL_ADVICE["other"])
+    lines = [
+        f":rotating_light: No watch added: {describe(facts)}. {what} {left_words(facts.deadline, now)} "
+        f"({day(facts.deadline)}), so no reminder is left to send; the exchange refuses it now.",
+        f"*What to do:* {advice}",
+        "Then diagnose the new certificate in this channel and press *Remind this channel before it expires*.",
+    ]
+    if commands:
+        lines.append("```" + "\n".join(commands) + "```")
+    return _simple("\n".join(lines))
 
 
 def _simple(text: str) -> Rendered:

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 # Slack errors that mean the channel will never take the message: end the watch.
 ENDING_ERRORS = frozenset({"not_in_channel", "channel_not_found", "is_archived", "missing_scope_channel"})
+# Slack errors that mean the bot's token is no good: no post can succeed this tick, whatever the channel.
+AUTH_ERRORS = frozenset({"invalid_auth", "token_revoked", "account_inactive", "not_authed", "token_expired"})
 LEASE = dt.timedelta(minutes=10)
 BATCH = 200  # reminders per tick: a channel with thousands of watches is served over a few ticks
 MAX_ATTEMPTS = 10  # other errors are retried on later ticks, this many times in all
@@ -41,6 +43,13 @@ class Tally:
     ended: int = 0
     failed: int = 0
     channels: list[str] = field(default_factory=list)
+    auth_error: str | None = None  # the tick stopped at the first post: Slack refused the bot's token
+
+
+class _AuthStop(Exception):
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
 
 
 def replica_id() -> str:
@@ -53,16 +62,36 @@ def run_once(store: Store, post: Poster, now: dt.datetime, owner: str, *, limit:
     by_watch: dict[int, list[int]] = {}
     for watch_id, days in store.claim(now, owner, LEASE, limit):
         by_watch.setdefault(watch_id, []).append(days)
-    for watch_id, due in by_watch.items():
+    pending = list(by_watch.items())
+    for index, (watch_id, due) in enumerate(pending):
         watch = store.get(watch_id)
         if watch is None:
             continue  # unwatched between claim and now
         urgent = min(due)
-        for stale in due:
+        try:
+            _send(store, post, watch, urgent, now, owner, tally)
+        except _AuthStop as stop:
+            _stop_tick(store, owner, pending[index:], stop.error, tally)
+            return tally
+        for stale in due:  # after the send: a token failure must not have skipped them for nothing
             if stale != urgent and store.finish(watch_id, stale, owner, now, "skipped"):
                 tally.skipped += 1
-        _send(store, post, watch, urgent, now, owner, tally)
     return tally
+
+
+def _stop_tick(store: Store, owner: str, rest: list[tuple[int, list[int]]], error: str, tally: Tally) -> None:
+    """Every post would fail the same way: give all leases back uncounted, and say so once."""
+    for watch_id, due in rest:
+        for days in due:
+            store.release(watch_id, days, owner, refund=True)
+    tally.auth_error = error
+    log.error(
+        "reminders stopped for this tick: Slack answered %s (the bot token is not valid); "
+        "%d watches wait for the next tick. Check SLACK_BOT_TOKEN with: "
+        'curl -s -H "Authorization: Bearer $SLACK_BOT_TOKEN" https://slack.com/api/auth.test',
+        error,
+        len(rest),
+    )
 
 
 def _send(store: Store, post: Poster, watch: Watch, days: int, now: dt.datetime, owner: str, tally: Tally) -> None:
@@ -71,6 +100,8 @@ def _send(store: Store, post: Poster, watch: Watch, days: int, now: dt.datetime,
         post(watch.channel_id, text, blocks)
     except SlackApiError as exc:
         error = str(exc.response.get("error", "")) if exc.response is not None else ""
+        if error in AUTH_ERRORS:
+            raise _AuthStop(error) from None
         if error in ENDING_ERRORS:
             store.end(watch.id)
             log.warning(

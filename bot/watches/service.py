@@ -114,6 +114,8 @@ class WatchService:
     ) -> Rendered:
         def work() -> Rendered:
             now = self.clock()
+            if facts.deadline <= now:  # documented choice: no watch that could only ever say "expired"
+                return messages.already_expired(facts, now)
             try:
                 watch = self.store.add(team, channel, facts, user, now, replace=replace)
             except Duplicate as dup:

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import and_, create_engine, delete, event, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, Engine, Row
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 
 from bot.watches.facts import CertFacts
 from bot.watches.rules import thresholds_ahead
@@ -61,11 +61,24 @@ def database_url(env: Mapping[str, str]) -> str:
     return "sqlite:///" + str(Path(env.get("FIXCHECK_DB") or DEFAULT_DB).expanduser().absolute())
 
 
+# Query parameters whose values are secrets (libpq's `password`/`sslpassword`, redis-py's
+# `password`, tokens): matched as substrings of the lower-cased name.
+_SECRET_PARAMS = ("password", "passwd", "pwd", "secret", "token", "key", "auth", "credential")
+
+
 def describe_url(url: str) -> str:
-    """The database for a log line, without a password."""
+    """A database or Redis URL for a log line or an error: no password, in user:pass@ or in the query."""
     from sqlalchemy.engine import make_url
 
-    return make_url(url).render_as_string(hide_password=True)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return "(a URL that could not be parsed; not shown, as it may hold a password)"
+    masked = {
+        name: "hidden" if any(s in name.lower() for s in _SECRET_PARAMS) else value
+        for name, value in parsed.query.items()
+    }
+    return parsed.set(query=masked).render_as_string(hide_password=True)
 
 
 def make_engine(url: str) -> Engine:
@@ -284,13 +297,20 @@ class Store:
             )
             return bool(result.rowcount)
 
-    def release(self, watch_id: int, days: int, owner: str) -> int:
-        """Give a lease back after a failed send (the next tick retries); returns the attempts so far."""
+    def release(self, watch_id: int, days: int, owner: str, *, refund: bool = False) -> int:
+        """Give a lease back after a failed send (the next tick retries); returns the attempts so far.
+
+        `refund` takes back the attempt the claim counted: the send was never tried (the bot's
+        token failed), so it must not bring the reminder closer to being given up.
+        """
+        values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
+        if refund:
+            values["attempts"] = reminders.c.attempts - 1
         with self.engine.begin() as conn:
             conn.execute(
                 update(reminders)
                 .where(reminders.c.watch_id == watch_id, reminders.c.days == days, reminders.c.lease_owner == owner)
-                .values(lease_owner=None, lease_until=None)
+                .values(**values)
             )
             attempts = conn.execute(
                 select(reminders.c.attempts).where(reminders.c.watch_id == watch_id, reminders.c.days == days)

@@ -152,3 +152,27 @@ def test_a_replica_stopped_by_sigterm_is_not_answered_for_twice(
     time.sleep(3)
     assert len(fake_slack.find(lambda c: c.path == f"/response/{key}")) == 1
     assert survivor.proc.poll() is None
+
+
+def test_a_redis_blip_does_not_ask_for_a_retry_after_the_real_answer(
+    bots: BotFactory, redis_server: RedisServer, fake_slack: FakeSlack, stall: StallServer
+) -> None:
+    endpoint = f"{LOOPBACK}:{stall.port}"
+    env = {"FIXCHECK_REDIS_URL": redis_server.url, "FIXCHECK_PROBE_TIMEOUT": "3"}
+    answering, sweeping = bots(allowed=endpoint, **env), bots(allowed=endpoint, **env)
+    key = _id("blip")
+    with httpx.Client(timeout=10) as http:
+        send_command(http, answering.events_url, endpoint, user=_id("U"), response_url=fake_slack.response_url(key))
+    wait_until(lambda: stall.accepted > 0, 10, "the slow probe is in flight")
+    paused = time.monotonic()
+    # Redis stops answering every client for 9 s: the probe's answer goes out, its record cannot be deleted.
+    redis_server.client().execute_command("CLIENT", "PAUSE", "9000", "ALL")
+    posted = fake_slack.wait_for(lambda c: c.path == f"/response/{key}", 1, 15)
+    assert RETRY_WORDS not in posted[0].all_text(), "the real answer first"
+    # Long enough for the other replica's sweeper to see the lease gone (9 s pause + 15 s lease + a tick).
+    while time.monotonic() - paused < 9 + 15 + 6:
+        time.sleep(0.5)
+    posted = fake_slack.find(lambda c: c.path == f"/response/{key}")
+    assert len(posted) == 1, [p.all_text()[:80] for p in posted]
+    assert not redis_server.client().hgetall("fixcheck:jobs"), "the answered job's record was deleted"
+    assert answering.proc.poll() is None and sweeping.proc.poll() is None

@@ -61,6 +61,36 @@ def test_sigterm_lets_a_job_that_finishes_within_the_grace_answer(
     assert len(posted) == 1 and RETRY_WORDS not in posted[0].all_text(), "the real answer, not a retry"
 
 
+def test_during_the_drain_the_port_stays_open_health_200_ready_and_events_503(
+    bots: BotFactory, fake_slack: FakeSlack, stall: StallServer
+) -> None:
+    endpoint = f"{LOOPBACK}:{stall.port}"
+    grace = 4
+    bot = bots(allowed=endpoint, FIXCHECK_PROBE_TIMEOUT="30", FIXCHECK_SHUTDOWN_GRACE=str(grace))
+    key = _id("term")
+    with httpx.Client(timeout=10) as http:
+        send_command(http, bot.events_url, endpoint, user=_id("U"), response_url=fake_slack.response_url(key))
+    wait_until(lambda: stall.accepted > 0, 10, "the probe is in flight")
+    sent = time.monotonic()
+    bot.proc.send_signal(signal.SIGTERM)
+    seen: set[tuple[str, int]] = set()
+    with httpx.Client(timeout=1) as http:
+        # Poll through most of the grace (bounded: at most ~grace/0.1 rounds of three requests).
+        while time.monotonic() - sent < grace - 1 and bot.proc.poll() is None:
+            seen.add(("healthz", http.get(bot.url + "/healthz").status_code))
+            seen.add(("readyz", http.get(bot.url + "/readyz").status_code))
+            late = send_command(
+                http, bot.events_url, endpoint, user=_id("U"), response_url=fake_slack.response_url("x")
+            )
+            seen.add(("events", late.status_code))
+            time.sleep(0.1)
+    assert seen == {("healthz", 200), ("readyz", 503), ("events", 503)}, seen
+    assert bot.proc.wait(grace + 5 + 1) == 0
+    assert time.monotonic() - sent <= grace + 5
+    posted = fake_slack.wait_for(lambda c: c.path == f"/response/{key}", 1, 5)
+    assert len(posted) == 1 and RETRY_WORDS in posted[0].all_text()
+
+
 def test_metrics_are_named_as_specified_and_labels_hold_no_ids(
     bots: BotFactory, fake_slack: FakeSlack, slack_pki: SlackPki
 ) -> None:

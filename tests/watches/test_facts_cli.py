@@ -126,3 +126,53 @@ def test_the_button_goes_under_the_report_inside_slacks_block_limit(client_files
     assert BUTTON_TEXT in json.dumps(message.blocks[-2]) and message.blocks[-1]["type"] == "context"  # footer last
     full = Message("x", [{"type": "divider"}] * MAX_BLOCKS)
     assert len(with_blocks(full, extra).blocks) == MAX_BLOCKS and with_blocks(full, extra).blocks[-2] == extra[0]
+
+
+def openssl_startdate(path: Path) -> dt.datetime:
+    out = subprocess.run(
+        ["openssl", "x509", "-noout", "-startdate", "-in", str(path)],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
+    return dt.datetime.strptime(out.strip().split("=", 1)[1], "%b %d %H:%M:%S %Y GMT").replace(tzinfo=dt.UTC)
+
+
+def test_a_not_yet_valid_certificate_is_critical(client_files: ClientFiles) -> None:
+    start = openssl_startdate(client_files.host_crt)
+    early = expiry(str(client_files.host_crt), "--now", (start - dt.timedelta(days=3)).isoformat())
+    assert early.returncode == 2, early.stdout
+    assert early.stdout.startswith("CRITICAL: ") and f"not valid before {start:%Y-%m-%d %H:%M:%S} UTC" in early.stdout
+
+
+def test_a_smaller_within_lowers_the_default_critical(client_files: ClientFiles) -> None:
+    host_end = openssl_enddate(client_files.host_crt)
+    six_left = (host_end - dt.timedelta(days=6, hours=12)).isoformat()
+    warn = expiry(str(client_files.host_crt), "--within", "5", "--now", six_left)
+    assert (warn.returncode, warn.stdout.split(":")[0]) == (0, "OK")
+    warn = expiry(str(client_files.host_crt), "--within", "8", "--now", six_left)
+    assert (warn.returncode, warn.stdout.split(":")[0]) == (2, "CRITICAL")  # the default 7 still applies
+    warn = expiry(str(client_files.host_crt), "--within", "8", "--critical", "3", "--now", six_left)
+    assert (warn.returncode, warn.stdout.split(":")[0]) == (1, "WARNING")
+    four_left = (host_end - dt.timedelta(days=4, hours=12)).isoformat()
+    # critical = min(7, 5): inside --within is critical, as before a smaller --within had any effect.
+    assert expiry(str(client_files.host_crt), "--within", "5", "--now", four_left).returncode == 2
+    bad = expiry(str(client_files.host_crt), "--within", "5", "--critical", "10")
+    assert bad.returncode == 3 and "--critical 10 is more than --within 5" in bad.stdout
+
+
+def test_a_folder_is_read_like_diagnose_reads_it(client_files: ClientFiles, tmp_path: Path) -> None:
+    folder = tmp_path / "onboarding"
+    folder.mkdir()
+    (folder / "fix.itbit.pem").write_bytes(client_files.bundle.read_bytes())
+    (folder / "ca.crt").write_bytes(client_files.ca_crt.read_bytes())
+    host_end = openssl_enddate(client_files.host_crt)
+    out = expiry(str(folder), "--now", (host_end - dt.timedelta(days=40)).isoformat())
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    assert [LINE.match(line).group(2) for line in lines] == [  # type: ignore[union-attr]
+        str(folder / "ca.crt"),
+        str(folder / "fix.itbit.pem"),
+    ]
+    for i in range(70):
+        (folder / f"extra{i}.pem").write_bytes(b"x")
+    many = expiry(str(folder))
+    assert many.returncode == 3 and many.stdout.startswith("UNKNOWN: ") and "at most 64" in many.stdout
