@@ -4,6 +4,7 @@ rebuilt at test time (openssl CLI, cryptography where a date or extension must b
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -12,7 +13,7 @@ from cryptography.x509.oid import NameOID
 
 from bot.engine import diagnose
 from bot.engine.report import Report
-from tests.corpus import der, oddities
+from tests.corpus import der, oddities, oracle
 
 _NOW = dt.datetime.now(dt.UTC)
 
@@ -72,3 +73,46 @@ def test_a_ca_ending_in_year_one_is_judged_not_crashed() -> None:
     codes = _codes(report, 8)
     assert "step8.internal_error" not in codes
     assert "expiry.client_ca_expired" in codes
+
+
+def _verdicts(files: list[tuple[str, x509.Certificate]], tmp_path: Path) -> tuple[object, list[tuple[object, object]]]:
+    """(openssl verify's verdict on the first file against the second, step 1's (error, depth))."""
+    for name, cert in files:
+        (tmp_path / name).write_bytes(_pem(cert))
+    verdict = oracle.verify(tmp_path / files[1][0], tmp_path / files[0][0])
+    report = diagnose([(name, _pem(cert)) for name, cert in files])
+    return verdict, [(f.evidence.get("openssl_error"), f.evidence.get("depth")) for f in report.step(1).findings]
+
+
+# 2. A CA:TRUE certificate given as fix.itbit.pem (boringssl's policy_intermediate.pem) with an
+# unrelated root: `openssl verify` checks it (error 20 at depth 0); it was taken for the server CA.
+
+
+def test_a_ca_certificate_named_as_the_client_certificate_is_verified(tmp_path: Path) -> None:
+    root_key, inter_key, other_key = _key(), _key(), _key()
+    inter = _cert("Policy Intermediate", inter_key, issuer=("Policy Root", root_key), ca=True)
+    other = _cert("Unrelated Root", other_key, ca=True)
+    for name in ("fix.itbit.pem", "host.crt"):
+        verdict, step1 = _verdicts([(name, inter), ("ca.crt", other)], tmp_path)
+        assert verdict == oracle.Verdict(False, 20, 0)
+        assert step1 == [(20, 0)]
+
+
+# 3. One certificate and one key are compared, whatever their names (mbedtls' test-ca.crt as
+# host.crt with server4.key; cert_example_wildcard.crt with test-int-ca.key).
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+def test_one_certificate_and_one_key_are_compared_whatever_their_names() -> None:
+    ca_key, other = _key(), _key()
+    ca = _cert("Test CA", ca_key, ca=True)
+    leaf = _cert("*.example.com", _key(), issuer=("Test CA", ca_key))
+    for files in (
+        [("host.crt", _pem(ca)), ("host.key", _key_pem(other))],
+        [("cert_example_wildcard.crt", _pem(leaf)), ("test-int-ca.key", _key_pem(other))],
+    ):
+        assert "keymatch.mismatch" in _codes(diagnose(files), 6), files[0][0]
+    assert "keymatch.ok" in _codes(diagnose([("host.crt", _pem(ca)), ("host.key", _key_pem(ca_key))]), 6)
