@@ -250,7 +250,9 @@ def _pick_client_cert(ob: Onboarding, leaf_files: list[InputFile]) -> None:
         return
     chosen = ordered[0]
     certs = chosen.of_kind(Kind.CERTIFICATE)
-    leaf = _leaf_of(certs)
+    # The first certificate, whatever it is: `openssl verify` checks only the first certificate of
+    # its argument and stunnel presents the first of `cert =` (step 5 warns when a CA comes first).
+    leaf = certs[0]
     ob.client_cert, ob.client_cert_file = leaf, chosen.name
     ob.client_extra_certs = [c.cert for c in certs if c is not leaf and c.cert is not None]
     is_bundle = bool(chosen.of_kind(Kind.PRIVATE_KEY, Kind.ENCRYPTED_KEY))

@@ -4,16 +4,18 @@ rebuilt at test time (openssl CLI, cryptography where a date or extension must b
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 from bot.engine import diagnose
 from bot.engine.report import Report
 from tests.corpus import der, oddities, oracle
+from tests.pki import run_openssl
 
 _NOW = dt.datetime.now(dt.UTC)
 
@@ -28,7 +30,7 @@ def _pem(cert: x509.Certificate) -> bytes:
 
 def _cert(
     subject: str,
-    key: ec.EllipticCurvePrivateKey,
+    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey,
     issuer: tuple[str, ec.EllipticCurvePrivateKey] | None = None,
     ca: bool | None = None,
     dates: tuple[dt.datetime, dt.datetime] = (_NOW - dt.timedelta(days=1), _NOW + dt.timedelta(days=300)),
@@ -116,3 +118,60 @@ def test_one_certificate_and_one_key_are_compared_whatever_their_names() -> None
     ):
         assert "keymatch.mismatch" in _codes(diagnose(files), 6), files[0][0]
     assert "keymatch.ok" in _codes(diagnose([("host.crt", _pem(ca)), ("host.key", _key_pem(ca_key))]), 6)
+
+
+# 5. A bundle in the wrong order (mbedtls' test-ca2_cat-past-invalid.crt: an expired root, then a
+# leaf): `openssl verify` checks the first certificate, and stunnel presents it.
+
+
+def test_a_bundle_starting_with_a_ca_is_judged_by_its_first_certificate(tmp_path: Path) -> None:
+    root_key, leaf_key = _key(), _key()
+    past = (_NOW - dt.timedelta(days=400), _NOW - dt.timedelta(days=10))
+    old_root = _cert("Test EC CA", root_key, ca=True, dates=past)
+    new_root = _cert("Test EC CA", root_key, ca=True)
+    leaf = _cert("localhost", leaf_key, issuer=("Test EC CA", root_key))
+    (tmp_path / "fix.itbit.pem").write_bytes(_pem(old_root) + _pem(leaf))
+    (tmp_path / "ca.crt").write_bytes(_pem(new_root) + _pem(old_root))
+    verdict = oracle.verify(tmp_path / "ca.crt", tmp_path / "fix.itbit.pem")
+    assert verdict is not None and not verdict.ok
+    report = diagnose([(n, (tmp_path / n).read_bytes()) for n in ("fix.itbit.pem", "ca.crt")])
+    step1 = report.step(1).findings[0]
+    assert (step1.evidence.get("openssl_error"), step1.evidence.get("depth")) == (verdict.error, verdict.depth)
+    order = [f for f in report.step(5).findings if f.code == "files.bundle_order"]
+    assert order and "localhost" in order[0].message
+
+
+# 6. A self-signed first certificate without basicConstraints (boringssl's pss_sha256_unknown_mgf.pem)
+# given with an unrelated root: openssl says error 18 at depth 0.
+
+
+def test_a_self_signed_client_certificate_without_basic_constraints_gets_openssls_error(tmp_path: Path) -> None:
+    root = _cert("Policy Root", _key(), ca=True)
+    verdict, step1 = _verdicts([("fix.itbit.pem", _cert("PSS Self", _key())), ("ca.crt", root)], tmp_path)
+    assert (verdict, step1) == (oracle.Verdict(False, 18, 0), [(18, 0)])
+    # Only OpenSSL reads it (boringssl's has an unknown MGF; here version 4, which cryptography refuses).
+    rsa_key = rsa.generate_private_key(65537, 2048)
+    odd = oddities.v4_of(_pem(_cert("PSS Self", rsa_key)), rsa_key)  # type: ignore[arg-type]
+    (tmp_path / "fix.itbit.pem").write_bytes(odd)
+    verdict = oracle.verify(tmp_path / "ca.crt", tmp_path / "fix.itbit.pem")
+    report = diagnose([("fix.itbit.pem", odd), ("ca.crt", _pem(root))])
+    step1_only = [(f.evidence.get("openssl_error"), f.evidence.get("depth")) for f in report.step(1).findings]
+    assert verdict is not None and step1_only == [(verdict.error, verdict.depth)]
+
+
+# 7. A PKCS#12 encrypted with RC2-40 (boringssl's empty_password.p12): OpenSSL 3 extracts it only with -legacy.
+
+
+def test_legacy_pkcs12_commands_work_with_the_systems_openssl(tmp_path: Path) -> None:
+    run_openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "k.pem", "-out", "c.pem",
+                "-subj", "/CN=legacy", "-days", "30", cwd=tmp_path)
+    for password, name in (("", "open.p12"), ("secret", "locked.p12")):
+        run_openssl("pkcs12", "-export", "-legacy", "-in", "c.pem", "-inkey", "k.pem", "-passout", f"pass:{password}",
+                    "-out", name, cwd=tmp_path)
+        found = [f for f in diagnose([(name, (tmp_path / name).read_bytes())]).step(5).findings if f.code == "files.pkcs12"]
+        assert found and found[0].evidence["legacy_encryption"] is True
+        for command in found[0].commands[:4]:
+            given = command.replace(f"-in {name}", f"-in {name} -passin pass:secret") if password else command
+            done = subprocess.run(given, shell=True, cwd=tmp_path, capture_output=True, timeout=60, check=False)
+            assert done.returncode == 0, (given, done.stderr)
+    (tmp_path / "k.pem").unlink()
