@@ -10,7 +10,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtensionOID, NameOID
 
 from bot.engine import diagnose
 from bot.engine.report import Report
@@ -175,3 +175,30 @@ def test_legacy_pkcs12_commands_work_with_the_systems_openssl(tmp_path: Path) ->
             done = subprocess.run(given, shell=True, cwd=tmp_path, capture_output=True, timeout=60, check=False)
             assert done.returncode == 0, (given, done.stderr)
     (tmp_path / "k.pem").unlink()
+
+
+# 4. A leaf whose authority key identifier is not the same-named CA's key id (mbedtls' dir4/cert72.crt
+# with cert11.crt): OpenSSL 3 (the users' openssl and stunnel) says error 20 at depth 0, not 7.
+
+
+def test_an_authority_key_id_other_than_the_cas_gets_openssls_error_20(tmp_path: Path) -> None:
+    root_key, old_key, leaf_key = _key(), _key(), _key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test root 2")])
+    leaf = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test leaf")]))
+        .issuer_name(name).public_key(leaf_key.public_key()).serial_number(7)
+        .not_valid_before(_NOW - dt.timedelta(days=1)).not_valid_after(_NOW + dt.timedelta(days=30))
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(old_key.public_key()), critical=False)
+        .sign(old_key, hashes.SHA256())  # signed by the CA's old key: ca.crt was regenerated since
+    )
+    root = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(root_key.public_key())
+        .serial_number(1).not_valid_before(_NOW - dt.timedelta(days=1)).not_valid_after(_NOW + dt.timedelta(days=30))
+        # CA:TRUE with its BOOLEAN as 0x01 (BER, not DER), as mbedtls' cert11.crt: the linked OpenSSL
+        # then skips the key-id check, and cryptography refuses every extension of the certificate.
+        .add_extension(x509.UnrecognizedExtension(ExtensionOID.BASIC_CONSTRAINTS, bytes.fromhex("3003010101")), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
+    verdict, step1 = _verdicts([("fix.itbit.pem", leaf), ("ca.crt", root)], tmp_path)
+    assert (verdict, step1) == (oracle.Verdict(False, 20, 0), [(20, 0)])
