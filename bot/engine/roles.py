@@ -178,14 +178,19 @@ def _leaf_among_cas(leaf_files: list[InputFile], ca_files: list[InputFile]) -> N
 
 
 def _named_client_cert(leaf_files: list[InputFile], ca_files: list[InputFile]) -> None:
-    """With no end-entity certificate, a CA certificate saved as host.crt or fix.itbit.pem is the
-    client certificate: `openssl verify` and `openssl x509 -modulus` check it whatever it is."""
-    if leaf_files:
-        return
+    """A CA certificate saved as host.crt or fix.itbit.pem is the client certificate when no other
+    file is (or only files named like a CA): `openssl verify` and `-modulus` check it whatever it is."""
     named = [f for f in ca_files if client_cert_named(f.name)]
-    if named:
-        ca_files.remove(named[0])
-        leaf_files.append(named[0])
+    # A non-CA certificate saved as ca.crt beside a CA certificate saved as fix.itbit.pem: the
+    # names say which is checked against which (`openssl verify -CAfile ca.crt fix.itbit.pem`).
+    ca_named_leaves = [f for f in leaf_files if _ca_named(f.name) and not _tls_keys(f)]
+    if not named or len(ca_named_leaves) < len(leaf_files):
+        return
+    for f in ca_named_leaves:
+        leaf_files.remove(f)
+        ca_files.append(f)
+    ca_files.remove(named[0])
+    leaf_files.append(named[0])
 
 
 def _issuers_among_leaves(leaf_files: list[InputFile], ca_files: list[InputFile]) -> None:

@@ -202,3 +202,11 @@ def test_an_authority_key_id_other_than_the_cas_gets_openssls_error_20(tmp_path:
     )
     verdict, step1 = _verdicts([("fix.itbit.pem", leaf), ("ca.crt", root)], tmp_path)
     assert (verdict, step1) == (oracle.Verdict(False, 20, 0), [(20, 0)])
+
+
+def test_a_leaf_saved_as_ca_crt_is_the_ca_file_when_fix_itbit_pem_holds_a_ca(tmp_path: Path) -> None:
+    """zlint's caMultipleValidCountires.pem as fix.itbit.pem, a subscriber certificate as ca.crt: error 18."""
+    other_key = _key()
+    leaf = _cert("leaf.example.com", _key(), issuer=("Other CA", other_key), ca=False)
+    verdict, step1 = _verdicts([("fix.itbit.pem", _cert("Some Root", _key(), ca=True)), ("ca.crt", leaf)], tmp_path)
+    assert (verdict, step1) == (oracle.Verdict(False, 18, 0), [(18, 0)])
