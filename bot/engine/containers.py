@@ -21,6 +21,21 @@ from bot.engine.keyinfo import public_info
 _PKCS7_CONTENT_TYPES = (bytes.fromhex("06092a864886f70d010701"), bytes.fromhex("06092a864886f70d010702"))
 
 
+# The DER (tag, length, value) of the PBE algorithm OIDs OpenSSL 3 moved to its legacy provider:
+# PKCS#12's RC4 and RC2 (1.2.840.113549.1.12.1.1/2/5/6, RC2-40 is what old Java and Windows
+# write) and PKCS#5 v1's DES and RC2 (1.2.840.113549.1.5.1/3/4/6/10/11). They stand in clear
+# in the file even when its contents are encrypted.
+_LEGACY_PBE_OIDS = tuple(
+    bytes.fromhex("060a2a864886f70d01" + arc)
+    for arc in ("0c0101", "0c0102", "0c0105", "0c0106", "0501", "0503", "0504", "0506", "050a", "050b")
+)
+
+
+def needs_legacy(data: bytes) -> bool:
+    """The container uses an algorithm `openssl pkcs12` (3.x) reads only with -legacy."""
+    return any(oid in data for oid in _LEGACY_PBE_OIDS)
+
+
 def looks_like_pkcs12(data: bytes) -> bool:
     """PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo { contentType OID, ... }, ... }.
 
@@ -52,13 +67,14 @@ def read_pkcs12(data: bytes) -> list[Item] | None:
         return None
     opened = _open(data)
     if opened is None:
-        return [Item(Kind.PKCS12, "PKCS12", 0, pkcs12=Pkcs12Contents(protected=True))]
+        return [Item(Kind.PKCS12, "PKCS12", 0, pkcs12=Pkcs12Contents(protected=True, legacy=needs_legacy(data)))]
     password, contents = opened
     found = ([contents.cert] if contents.cert is not None else []) + list(contents.additional_certs)
     summary = Pkcs12Contents(
         protected=False,
         subjects=tuple(certs.name(c.certificate.subject) for c in found),
         has_key=contents.key is not None,
+        legacy=needs_legacy(data),
     )
     items = [Item(Kind.PKCS12 if summary.has_key else Kind.PKCS12_NO_KEY, "PKCS12", 0, pkcs12=summary)]
     if contents.key is not None:

@@ -48,6 +48,7 @@ class Pkcs12Contents:
     protected: bool  # a password other than the empty one is needed to open it
     subjects: tuple[str, ...] = ()
     has_key: bool = False
+    legacy: bool = False  # encrypted with RC2/RC4/DES: OpenSSL 3's pkcs12 command needs -legacy
 
 
 @dataclass

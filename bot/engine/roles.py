@@ -109,6 +109,7 @@ def assign_roles(files: list[InputFile]) -> Onboarding:
             ob.roles[f.name] = _role_of_unreadable(f)
 
     _leaf_among_cas(leaf_files, ca_candidates)
+    _named_client_cert(leaf_files, ca_candidates)
     _issuers_among_leaves(leaf_files, ca_candidates)
     _pick_client_cert(ob, leaf_files)
     _pick_keys(ob, leaf_files, key_only, ca_candidates)
@@ -157,7 +158,8 @@ def _leaf_among_cas(leaf_files: list[InputFile], ca_files: list[InputFile]) -> N
     if leaf_files or len(ca_files) < 2:
         return
     subjects = {_names(c)[0] for f in ca_files for c in f.of_kind(Kind.CERTIFICATE)}
-    for f in ca_files:
+    # A file the user named as the client certificate is looked at first: it is what they verify.
+    for f in sorted(ca_files, key=lambda g: 0 if client_cert_named(g.name) else 1):
         first = f.of_kind(Kind.CERTIFICATE)[0]
         subject, issuer = _names(first)
         issued_by_other = subject != issuer and issuer in subjects
@@ -166,11 +168,29 @@ def _leaf_among_cas(leaf_files: list[InputFile], ca_files: list[InputFile]) -> N
         # a CA file, it is the certificate to check (`openssl verify -CAfile other it`).
         # (Self-issued is not self-signed: a key-rollover certificate names itself as issuer.)
         self_signed = is_self_signed(first.cert) if first.cert is not None else subject == issuer
-        intermediate = not self_signed and not _ca_named(f.name) and not server_named(f.name)
+        # fix.itbit.pem holds "itbit", yet it is the client's file: its name wins over the hint.
+        named_ca = not client_cert_named(f.name) and (_ca_named(f.name) or server_named(f.name))
+        intermediate = not self_signed and not named_ca
         if issued_by_other or not_a_ca or intermediate:
             ca_files.remove(f)
             leaf_files.append(f)
             return
+
+
+def _named_client_cert(leaf_files: list[InputFile], ca_files: list[InputFile]) -> None:
+    """A CA certificate saved as host.crt or fix.itbit.pem is the client certificate when no other
+    file is (or only files named like a CA): `openssl verify` and `-modulus` check it whatever it is."""
+    named = [f for f in ca_files if client_cert_named(f.name)]
+    # A non-CA certificate saved as ca.crt beside a CA certificate saved as fix.itbit.pem: the
+    # names say which is checked against which (`openssl verify -CAfile ca.crt fix.itbit.pem`).
+    ca_named_leaves = [f for f in leaf_files if _ca_named(f.name) and not _tls_keys(f)]
+    if not named or len(ca_named_leaves) < len(leaf_files):
+        return
+    for f in ca_named_leaves:
+        leaf_files.remove(f)
+        ca_files.append(f)
+    ca_files.remove(named[0])
+    leaf_files.append(named[0])
 
 
 def _issuers_among_leaves(leaf_files: list[InputFile], ca_files: list[InputFile]) -> None:
@@ -208,6 +228,14 @@ def _issuers_among_leaves(leaf_files: list[InputFile], ca_files: list[InputFile]
         ca_files.append(f)
 
 
+def client_cert_named(name: str | None) -> bool:
+    """The guide's names for the client certificate: fix.itbit.pem, host.crt (and client.crt, ...)."""
+    if name is None:
+        return False
+    stem = _base(name).rsplit(".", 1)[0]
+    return _base(name) == "fix.itbit.pem" or (any(h in stem for h in ("host", "client")) and not _ca_named(name))
+
+
 def _ca_named(name: str) -> bool:
     stem = _base(name).rsplit(".", 1)[0]
     return "ca" in stem.replace("_", "-").split("-") or stem.endswith("ca") or "root" in stem
@@ -227,7 +255,9 @@ def _pick_client_cert(ob: Onboarding, leaf_files: list[InputFile]) -> None:
         return
     chosen = ordered[0]
     certs = chosen.of_kind(Kind.CERTIFICATE)
-    leaf = _leaf_of(certs)
+    # The first certificate, whatever it is: `openssl verify` checks only the first certificate of
+    # its argument and stunnel presents the first of `cert =` (step 5 warns when a CA comes first).
+    leaf = certs[0]
     ob.client_cert, ob.client_cert_file = leaf, chosen.name
     ob.client_extra_certs = [c.cert for c in certs if c is not leaf and c.cert is not None]
     is_bundle = bool(chosen.of_kind(Kind.PRIVATE_KEY, Kind.ENCRYPTED_KEY))
@@ -267,6 +297,10 @@ def _pick_keys(
         if spki is not None and spki in ca_spkis:
             role = Role.CA_KEY
         elif spki is not None and spki == cert_spki:
+            role = Role.CLIENT_KEY
+        elif len(key_only) == 1 and not ca_files and ob.client_cert is not None and ob.client_key is None:
+            # One certificate, one key, no CA certificate: step 6 compares them whatever the
+            # key's name (test-int-ca.key beside a leaf is that leaf's key or a wrong one).
             role = Role.CLIENT_KEY
         elif _name_rank(f.name, ("ca.key", "ca-key", "ca_key", "rootca", "ca.")) == 0:
             role = Role.CA_KEY

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from bot.engine import certs
 from bot.engine.context import Context
 from bot.engine.inputs import InputFile, Item, Kind
 from bot.engine.report import Finding, Status
@@ -57,6 +58,32 @@ def readable_keys(ob: Onboarding) -> list[Finding]:
             )
         )
     return out
+
+
+def bundle_order(ob: Onboarding) -> list[Finding]:
+    """A CA certificate before the host certificate: stunnel presents the first, and `openssl verify` checks it."""
+    bundle = next((f for f in ob.files if f.name == ob.client_cert_file), None)
+    items = bundle.of_kind(Kind.CERTIFICATE) if bundle else []
+    first = items[0].cert if items else None
+    if first is None or not (certs.is_ca(first) or certs.is_self_signed(first)):
+        return []
+    later = [i.cert for i in items[1:] if i.cert is not None and not certs.is_ca(i.cert)]
+    if not later:
+        return []
+    name = q(ob.client_cert_file, "fix.itbit.pem")
+    return [
+        Finding(
+            "files.bundle_order",
+            Status.WARN,
+            f"{ob.client_cert_file} starts with the CA certificate '{certs.subject_name(first)}': stunnel presents "
+            f"that first certificate (not the host certificate '{certs.subject_name(later[0])}' after it), and "
+            f"`openssl verify` checks it too (step 1).",
+            "Put the host certificate first, then its key, then any intermediate CA certificates: "
+            "cat host.crt host.key > fix.itbit.pem",
+            (f"openssl x509 -noout -subject -issuer -in {name}", f"grep -n 'BEGIN' {name}"),
+            {"first": certs.subject_name(first), "host_certificate": certs.subject_name(later[0])},
+        )
+    ]
 
 
 def only_plain_text(ctx: Context) -> bool:

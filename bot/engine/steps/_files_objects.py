@@ -22,6 +22,8 @@ def container_findings(f: InputFile) -> list[Finding]:
     contents = f.items[0].pkcs12
     name = q(f.name, "keystore.p12")
     pw = "" if contents.protected else " -passin pass:"
+    # OpenSSL 3 refuses RC2/RC4/DES-encrypted containers ("unsupported") unless told -legacy.
+    pw += " -legacy" if contents.legacy else ""
     extract = (
         f"openssl pkcs12 -in {name}{pw} -clcerts -nokeys -out host.crt",
         f"openssl pkcs12 -in {name}{pw} -nocerts -nodes -out host.key",
@@ -48,6 +50,7 @@ def container_findings(f: InputFile) -> list[Finding]:
                 "protected": contents.protected,
                 "certificates": list(contents.subjects[:50]),
                 "has_key": contents.has_key,
+                "legacy_encryption": contents.legacy,
             },
         )
     ]

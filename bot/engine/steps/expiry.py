@@ -110,7 +110,9 @@ def _host_renewal(ob: Onboarding, now: dt.datetime, step1: set[str]) -> tuple[st
         return RENEW_EXCHANGE_SIGNED_TEXT, ()
     # A host certificate signed by a CA that is itself out of date (or about to be) fails
     # again at once: then the renewal is the CA's, and the new ca.crt goes to the exchange.
-    if any(not certs.not_before(ca) <= now <= certs.not_after(ca) - WARN_WINDOW for ca in ob.client_ca):
+    # `now + WARN_WINDOW`, never `not_after - WARN_WINDOW`: a notAfter in year 1 (zlint's corpus)
+    # is below datetime.min + 30 days and the subtraction overflows.
+    if any(not (certs.not_before(ca) <= now and now + WARN_WINDOW <= certs.not_after(ca)) for ca in ob.client_ca):
         return RENEW_CA_TEXT, RENEW_CA
     return RENEW_HOST_TEXT, RENEW_HOST_CERT
 

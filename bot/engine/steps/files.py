@@ -77,6 +77,7 @@ def run(ctx: Context) -> list[Finding]:
     findings.extend(_composition(ob))
     findings.extend(_weak_keys(ob))
     findings.extend(checks.readable_keys(ob))
+    findings.extend(checks.bundle_order(ob))
     if checks.only_plain_text(ctx):
         # Beside real inputs a text note is harmless; alone, nothing at all was checked.
         findings = [checks.nothing_checked(x) if x.code == "files.no_pem" else x for x in findings]

@@ -12,6 +12,8 @@ import datetime as dt
 
 from cryptography import x509
 from OpenSSL import crypto
+from pyasn1.codec.ber import decoder as ber_decoder
+from pyasn1.type import tag
 
 from bot.engine import certs
 from bot.engine.context import Context
@@ -35,6 +37,8 @@ ERR_INVALID_CA = 24
 ERR_CA_KEY_TOO_SMALL = 67  # X509_V_ERR_CA_KEY_TOO_SMALL
 ERR_EE_KEY_TOO_SMALL = 66
 ERR_CA_MD_TOO_WEAK = 68
+# TBSCertificate's `extensions [3] EXPLICIT`.
+_EXTENSIONS_TAG = tag.Tag(tag.tagClassContext, tag.tagFormatConstructed, 3)
 # X509_V_FLAG_NO_CHECK_TIME (OpenSSL >= 1.1.0), which pyOpenSSL's X509StoreFlags does not name.
 X509_V_FLAG_NO_CHECK_TIME = 0x200000
 
@@ -94,7 +98,56 @@ def openssl_verify(
     is used as an intermediate (the command reads only the first certificate of its
     argument). `check_time=False` is `openssl verify -no_check_time`: everything but the dates.
     """
-    return verify_x509(certs.openssl_x509(cert), [certs.openssl_x509(c) for c in trusted], when, check_time=check_time)
+    anchors = [c for c in trusted if not akid_mismatch(cert, c)]
+    return verify_x509(certs.openssl_x509(cert), [certs.openssl_x509(c) for c in anchors], when, check_time=check_time)
+
+
+def akid_mismatch(cert: x509.Certificate, ca: x509.Certificate) -> bool:
+    """`ca` has the issuer's name but a subject key identifier other than `cert`'s authority key id.
+
+    OpenSSL 3.x (the `openssl` and stunnel users run) never takes such a CA as the issuer
+    (X509_check_akid: error 20 at depth 0); the OpenSSL linked here (4.x) skips that check on
+    a certificate with a non-DER extension (mbedtls' dir4/cert72.crt) and says error 7. Leaving
+    the CA out of the trust anchors gives the users' answer.
+    """
+    if certs.issuer_der(cert) != certs.subject_der(ca):
+        return False
+    akid = _extension_der(cert, "2.5.29.35")  # authorityKeyIdentifier
+    skid = _extension_der(ca, "2.5.29.14")  # subjectKeyIdentifier
+    if akid is None or skid is None:
+        return False
+    key_id, subject_key_id = _key_identifier(akid), _octets(skid)
+    return key_id is not None and subject_key_id is not None and key_id != subject_key_id
+
+
+def _key_identifier(akid: bytes) -> bytes | None:
+    """keyIdentifier of AuthorityKeyIdentifier ::= SEQUENCE { keyIdentifier [0] IMPLICIT OCTET STRING OPTIONAL, ... }
+    (key ids are 20 bytes: the short DER lengths are all that occur; anything else is "unknown")."""
+    if len(akid) < 4 or akid[0] != 0x30 or akid[1] >= 0x80 or akid[2] != 0x80 or akid[3] >= 0x80:
+        return None
+    return akid[4 : 4 + akid[3]]
+
+
+def _octets(skid: bytes) -> bytes | None:
+    """The content of SubjectKeyIdentifier ::= OCTET STRING (short form, as every key id)."""
+    if len(skid) < 2 or skid[0] != 0x04 or skid[1] >= 0x80:
+        return None
+    return skid[2 : 2 + skid[1]]
+
+
+def _extension_der(cert: x509.Certificate, oid: str) -> bytes | None:
+    """The DER value of an extension as OpenSSL reads it: cryptography refuses every extension
+    of a certificate whose other extensions are not strict DER (a BOOLEAN TRUE encoded as 0x01)."""
+    der = crypto.dump_certificate(crypto.FILETYPE_ASN1, certs.openssl_x509(cert))
+    try:
+        decoded, _ = ber_decoder.decode(der)
+        last = decoded[0][len(decoded[0]) - 1]
+        if _EXTENSIONS_TAG not in last.tagSet:
+            return None
+        values = [bytes(ext[len(ext) - 1]) for ext in last if str(ext[0]) == oid]
+    except Exception:  # noqa: BLE001 - pyasn1's schema-less decoder raises many kinds on odd input
+        return None
+    return values[0] if values else None
 
 
 def verify_x509(
@@ -190,12 +243,18 @@ def _explain(
             evidence,
         )
     if number == ERR_UNABLE_TO_GET_LOCAL_ISSUER and depth == 0:
+        namesake = (
+            " A CA of that name is in the file, but its subject key identifier differs from the certificate's "
+            "authority key identifier: it is another CA of the same name (ca.crt regenerated after signing?)."
+            if any(akid_mismatch(cert, c) for c in cas)
+            else ""
+        )
         return Finding(
             "verify.wrong_ca",
             Status.FAIL,
             f"The CA file does not hold the CA that issued the certificate: it was issued by "
             f"'{certs.issuer_name(cert)}', the CA file holds "
-            f"{', '.join(repr(certs.subject_name(c)) for c in cas)}. {said}{_also_dates(cert, now)}",
+            f"{', '.join(repr(certs.subject_name(c)) for c in cas)}.{namesake} {said}{_also_dates(cert, now)}",
             REGENERATE,
             (command, show_issuer, show_ca),
             evidence,
