@@ -59,8 +59,15 @@ CHECK_COMMANDS = (
 
 
 def due_at(deadline: dt.datetime, days: int) -> dt.datetime:
-    """Midnight UTC of the calendar day `days` before the deadline's UTC day."""
-    day = deadline.astimezone(dt.UTC).date() - dt.timedelta(days=days)
+    """Midnight UTC of the calendar day `days` before the deadline's UTC day.
+
+    Certificates can say anything (a notAfter of year 1 exists in public corpora): a day
+    before the first representable one is that first day, not an OverflowError.
+    """
+    try:
+        day = deadline.astimezone(dt.UTC).date() - dt.timedelta(days=days)
+    except OverflowError:
+        day = dt.date.min
     return dt.datetime.combine(day, dt.time(0), tzinfo=dt.UTC)
 
 

@@ -230,3 +230,12 @@ def test_the_bots_reminder_thread_ticks_on_its_own_clock_and_stops(store: Store,
         thread.stop()
     assert not thread._thread.is_alive()
     assert len(fake.posts_to("C_THREAD")) == 1  # many ticks, one reminder
+
+
+def test_a_deadline_in_year_one_is_scheduled_not_crashed() -> None:
+    """Public corpora hold certificates whose notAfter is 0001-01-01: no OverflowError."""
+    from bot.watches.rules import due_at, thresholds_ahead
+
+    year_one = dt.datetime(1, 1, 1, tzinfo=dt.UTC)
+    assert due_at(year_one, 30) == dt.datetime.combine(dt.date.min, dt.time(0), tzinfo=dt.UTC)
+    assert thresholds_ahead(year_one, dt.datetime(2026, 12, 2, tzinfo=dt.UTC)) == []
