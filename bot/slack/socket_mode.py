@@ -102,8 +102,8 @@ class SocketRunner:
         )
         client = self.handler.client
         client.on_open_listeners.append(self._on_open)
-        client.on_close_listeners.append(lambda _ws: self._on_lost("closed"))
-        client.on_error_listeners.append(lambda _ws, err: self._on_lost(type(err).__name__))
+        client.on_close_listeners.append(lambda ws: self._on_lost("closed", ws))
+        client.on_error_listeners.append(lambda ws, err: self._on_lost(type(err).__name__, ws))
         client.on_message_listeners.append(self._on_message)
         self._last_seen = time.time()
         self._stop = threading.Event()
@@ -138,7 +138,12 @@ class SocketRunner:
     def _on_message(self, _ws: Any, _message: str) -> None:
         self._last_seen = time.time()
 
-    def _on_lost(self, why: str) -> None:
+    def _on_lost(self, why: str, ws: Any = None) -> None:
+        if ws is not None and ws is not self.handler.client.current_session:
+            # An old session closing after its replacement opened (a refresh_requested
+            # disconnect): the connection is up; marking it down would make the watchdog
+            # force yet another connection and drop envelopes sent on the new one.
+            return
         if self.state.connected:
             log.warning("Socket Mode: connection lost (%s); reconnecting", why)
         self.state.down()
