@@ -6,8 +6,6 @@ in a temporary folder; it is stopped (or killed, when a test wants it gone) by t
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,56 +13,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
+from tests.redisserver import RedisServer, start_redis
 from tests.slack.conftest import fake_slack, slack_pki  # noqa: F401 - fixtures shared with the HTTP tests
 from tests.slack.fakeslack import APP_TOKEN, FakeSlack
 from tests.slack.fakesocket import FakeSocketMode
 from tests.slack.localservers import LOOPBACK, Bot, StallServer, bot_env, free_port, start_bot, stop_bot
 
 
-@dataclass
-class RedisServer:
-    port: int
-    proc: subprocess.Popen[bytes]
-
-    @property
-    def url(self) -> str:
-        return f"redis://{LOOPBACK}:{self.port}/0"
-
-    def client(self) -> redis.Redis:
-        return redis.Redis(host=LOOPBACK, port=self.port, socket_timeout=2)
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(5)
-
-
 @pytest.fixture()
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.fail("redis-server is needed (apt-get install redis-server; .ci/run installs it)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [exe, "--bind", LOOPBACK, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    server = RedisServer(port, proc)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            if server.client().ping():
-                break
-        except redis.RedisError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.05)
+    server = start_redis(tmp_path)
     yield server
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(5)
+    server.stop()
 
 
 BotFactory = Callable[..., Bot]

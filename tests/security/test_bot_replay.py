@@ -6,45 +6,23 @@ captured request's exact bytes and headers, within Slack's 5-minute window.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
+from tests.redisserver import start_redis
 from tests.slack.fakeslack import FakeSlack, command_body, signed_headers
-from tests.slack.localservers import LOOPBACK, Bot, bot_env, free_port, start_bot, stop_bot
+from tests.slack.localservers import Bot, bot_env, free_port, start_bot, stop_bot
 
 
 @pytest.fixture()
 def redis_url(tmp_path: Path) -> Iterator[str]:
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.fail("redis-server is needed (apt-get install redis-server; .ci/run installs it)")
-    port = free_port()
-    proc = subprocess.Popen(
-        [exe, "--bind", LOOPBACK, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    client = redis.Redis(host=LOOPBACK, port=port, socket_timeout=2)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.RedisError:
-            if time.monotonic() > deadline:
-                proc.kill()
-                raise
-            time.sleep(0.05)
-    yield f"redis://{LOOPBACK}:{port}/0"
-    proc.terminate()
-    proc.wait(5)
+    server = start_redis(tmp_path)
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture()

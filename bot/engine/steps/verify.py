@@ -9,6 +9,7 @@ itself (pyOpenSSL's X509Store), which accepts the v1 host certificates that
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from cryptography import x509
 from OpenSSL import crypto
@@ -117,25 +118,32 @@ def akid_mismatch(cert: x509.Certificate, ca: x509.Certificate) -> bool:
 
 
 def _authority_key_id(cert: x509.Certificate) -> bytes | None:
-    # cryptography's view first (microseconds); the BER walk below only where it refuses the
-    # extensions: it costs milliseconds on a 4096-bit certificate (the engine benchmark).
-    try:
-        return cert.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier
-    except x509.ExtensionNotFound:
-        return None
-    except Exception:  # noqa: BLE001 - ValueError, DuplicateExtension, ...: read it as OpenSSL does
-        akid = _extension_der(cert, "2.5.29.35")  # authorityKeyIdentifier
-        return None if akid is None else _key_identifier(akid)
+    return _key_id(cert, x509.AuthorityKeyIdentifier, "2.5.29.35", _key_identifier)
 
 
 def _subject_key_id(ca: x509.Certificate) -> bytes | None:
+    return _key_id(ca, x509.SubjectKeyIdentifier, "2.5.29.14", _octets)
+
+
+def _key_id(
+    cert: x509.Certificate,
+    kind: type[x509.AuthorityKeyIdentifier] | type[x509.SubjectKeyIdentifier],
+    oid: str,
+    from_der: Callable[[bytes], bytes | None],
+) -> bytes | None:
+    """A key identifier as OpenSSL reads it.
+
+    cryptography's view first (microseconds); the BER walk only where it refuses the
+    extensions: that walk costs milliseconds on a 4096-bit certificate (the engine benchmark).
+    """
     try:
-        return ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+        value = cert.extensions.get_extension_for_class(kind).value
     except x509.ExtensionNotFound:
         return None
     except Exception:  # noqa: BLE001 - ValueError, DuplicateExtension, ...: read it as OpenSSL does
-        skid = _extension_der(ca, "2.5.29.14")  # subjectKeyIdentifier
-        return None if skid is None else _octets(skid)
+        der = _extension_der(cert, oid)
+        return None if der is None else from_der(der)
+    return value.key_identifier if isinstance(value, x509.AuthorityKeyIdentifier) else value.digest
 
 
 def _key_identifier(akid: bytes) -> bytes | None:
