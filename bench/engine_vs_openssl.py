@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 
 from bench.timing import median_seconds
 from bot.engine import diagnose
-from bot.onboarding import make_client, make_server
+from bot.lab.onboarding import make_client, make_server
 
 GUIDE_COMMANDS = [
     "openssl verify -CAfile ca.crt fix.itbit.pem",

@@ -31,7 +31,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot.onboarding import make_client, make_server  # noqa: E402
+from bot.lab.onboarding import make_client, make_server  # noqa: E402
 from tests.slack.fakeslack import APP_TOKEN, TEAM_ID, FakeSlack, event_body  # noqa: E402
 from tests.slack.fakesocket import FakeSocketMode  # noqa: E402
 from tests.slack.localservers import LOOPBACK, StallServer, bot_env, free_port, start_bot, stop_bot  # noqa: E402

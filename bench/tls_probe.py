@@ -27,13 +27,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.timing import median_seconds
-from bot.demo_server import local_mtls_server
 from bot.engine import diagnose
 from bot.engine.context import Context, Endpoint
 from bot.engine.inputs import read_file
 from bot.engine.roles import assign_roles
 from bot.engine.steps import tcp, tls
-from bot.onboarding import ServerFiles, make_client, make_server
+from bot.lab.onboarding import ServerFiles, make_client, make_server
+from bot.lab.server import local_mtls_server
 
 
 @contextlib.contextmanager

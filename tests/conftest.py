@@ -16,7 +16,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 @pytest.fixture(scope="session")
 def pki4096(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real-size (RSA 4096, as the guide makes it) onboarding."""
-    from bot.onboarding import make_client
+    from bot.lab.onboarding import make_client
 
     folder = tmp_path_factory.mktemp("pki4096")
     make_client(folder, bits=4096)

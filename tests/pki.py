@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.onboarding import ClientFiles, ServerFiles, make_client, make_server, openssl, sign_host_with_dates
+from bot.lab.onboarding import ClientFiles, ServerFiles, make_client, make_server, openssl, sign_host_with_dates
 
 NOW = dt.datetime.now(dt.UTC)
 

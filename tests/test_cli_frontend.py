@@ -109,8 +109,8 @@ def test_a_lone_text_note_exits_1(tmp_path: Path) -> None:
 
 
 def test_nothing_checked_is_not_a_pass() -> None:
+    from bot.cli.render import render_text
     from bot.engine import diagnose
-    from bot.render import render_text
 
     text = render_text(diagnose([]))
     assert text.splitlines()[:2] == [

@@ -7,12 +7,18 @@
 Only `diagnose`, `Report` and the types below are public; the modules behind them are not.
 """
 
+from bot.engine.context import Endpoint, EndpointError, parse_endpoint
 from bot.engine.diagnose import diagnose
-from bot.engine.fix import FixLogon, FixResult, LogonError
+from bot.engine.inputs import MAX_FILE_BYTES, FileFormat, read_file
+from bot.engine.net.fix import FixLogon, FixResult, LogonError
 from bot.engine.report import Finding, InputSummary, Report, Status, StepResult
 from bot.engine.tunnel import TunnelRun
 
 __all__ = [
+    "MAX_FILE_BYTES",
+    "Endpoint",
+    "EndpointError",
+    "FileFormat",
     "Finding",
     "FixLogon",
     "FixResult",
@@ -23,4 +29,6 @@ __all__ = [
     "StepResult",
     "TunnelRun",
     "diagnose",
+    "parse_endpoint",
+    "read_file",
 ]

@@ -6,11 +6,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from bot.engine.fix import FixLogon
 from bot.engine.inputs import InputFile
+from bot.engine.net.fix import FixLogon
 from bot.engine.report import StepResult
 from bot.engine.roles import Onboarding
-from bot.engine.tunnel import TunnelRun
+from bot.engine.tunnel import TunnelLogReading, TunnelRun
 
 _HOST_PORT = re.compile(r"^\[?(?P<host>[A-Za-z0-9.\-_:]+?)\]?:(?P<port>\d{1,5})$")
 
@@ -73,5 +73,7 @@ class Context:
     # run through the user's stunnel (steps 7 and 4); None: not asked for.
     logon: FixLogon | None = None
     tunnel_run: TunnelRun | None = None
+    # Step 7's reading of `tunnel_run`'s log, for step 4 (set by `diagnose()` with `tunnel_run`).
+    tunnel_log: TunnelLogReading | None = None
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     results: dict[int, StepResult] = field(default_factory=dict)

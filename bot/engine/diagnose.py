@@ -8,13 +8,14 @@ from collections.abc import Mapping, Sequence
 
 from bot.engine.certs import diagnosis_cache
 from bot.engine.context import Context, EndpointError, parse_endpoint
-from bot.engine.fix import FixLogon
 from bot.engine.inputs import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, FileFormat, InputFile, read_file
 from bot.engine.keyinfo import reset_cli_openssl_version, set_cli_openssl_version
+from bot.engine.net.fix import FixLogon
 from bot.engine.report import Finding, InputSummary, Report, Status, StepResult, worst
 from bot.engine.roles import Onboarding, assign_roles
 from bot.engine.steps import STEPS
-from bot.engine.tunnel import TunnelRun
+from bot.engine.steps.stunnel.run import log_reading
+from bot.engine.tunnel import TunnelLogReading, TunnelRun
 
 
 def diagnose(
@@ -83,6 +84,8 @@ def _diagnose(
         unread_files=unread,
         logon=logon,
         tunnel_run=tunnel_run,
+        # Step 7 reads stunnel's log once; step 4 reports the handshake it shows.
+        tunnel_log=None if tunnel_run is None else _tunnel_log(tunnel_run),
         addresses=None if addresses is None else tuple(str(a) for a in addresses),
     )
     if stunnel is not None:
@@ -134,6 +137,14 @@ def _read_one(name: str, data: bytes) -> InputFile:
         return read_file(name, data)
     except Exception as exc:  # noqa: BLE001 - no input may stop the diagnosis with a traceback
         return InputFile(name, len(data), FileFormat.BINARY, internal_error=type(exc).__name__)
+
+
+def _tunnel_log(run: TunnelRun) -> TunnelLogReading:
+    """Step 7's reading of stunnel's log, guarded: a bug there leaves step 4 with an empty reading."""
+    try:
+        return log_reading(run)
+    except Exception:  # noqa: BLE001 - step 7 reports the same log and its own internal error
+        return TunnelLogReading()
 
 
 def _roles(inputs: list[InputFile]) -> Onboarding:

@@ -1,7 +1,7 @@
 """What a run through the user's own stunnel showed: data the front end hands to `diagnose()`.
 
 The engine starts no process. A front end that can run stunnel (the CLI's
-`--through-stunnel`, in `bot/through_stunnel.py`) starts the real binary with a copy of
+`--through-stunnel`, in `bot/cli/through_stunnel.py`) starts the real binary with a copy of
 the user's configuration, connects through it as the FIX client would, optionally logs on,
 stops it, and passes a `TunnelRun`; step 7 turns it into findings (did stunnel accept the
 configuration, what its log said, did bytes cross) and step 4 reports the Logon.
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.engine.fix import FixResult
+from bot.engine.net.fix import FixResult
+from bot.engine.report import Finding
 
 
 @dataclass(frozen=True)
@@ -34,3 +35,16 @@ class TunnelRun:
     seconds: float = 0.0
     error: str | None = None  # the run itself failed (e.g. stunnel did not listen in time)
     stunnel_version: str | None = None
+
+
+@dataclass(frozen=True)
+class TunnelLogReading:
+    """What stunnel's log of a `TunnelRun` says, as step 7's log rules read it.
+
+    `diagnose()` asks step 7 for it once, before the steps run, and hands it to step 4 in
+    the context: step 4 reports the handshake stunnel made without reading stunnel's log
+    itself (a step never imports another step).
+    """
+
+    failures: tuple[Finding, ...] = ()  # the log's failing findings, in log order
+    tls_connected: bool = False  # the log shows a completed handshake ('TLS connected')

@@ -17,9 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.engine import net
-from bot.engine.context import Endpoint
-from bot.engine.net import tcp
+from bot.engine import Endpoint, net
 
 VARIABLE = "FIXCHECK_ALLOWED_ENDPOINTS"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -196,7 +194,7 @@ def _addresses(target: Target, resolver: Resolver, timeout: float) -> tuple[str,
     ip = _ip(target.host)
     if ip is not None:
         return (str(ip),)
-    found, _error, _code, _timed_out = tcp.resolve(target.host, target.port, timeout, resolver)
+    found, _error, _code, _timed_out = net.resolve(target.host, target.port, timeout, resolver)
     return tuple(dict.fromkeys(str(sockaddr[0]) for _family, sockaddr in found))
 
 

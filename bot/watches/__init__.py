@@ -5,7 +5,7 @@
 - `schema`, `store`: the database (SQLite or PostgreSQL through SQLAlchemy Core).
 - `scheduler`: the reminder tick, a pure function of `now`, a store and a poster.
 - `messages`: Block Kit for buttons, confirmations, lists and reminders.
-- `service`: what the Slack listeners call; `expiry_cli`: `fixcheck expiry`.
+- `service`: what the Slack listeners call (`fixcheck expiry` is `bot.cli.expiry`).
 
 Stored per watch: channel and team ids, fingerprints, subject, issuer, not-after dates,
 the renewal that applies, who added it and when, which reminders went out. Never a key,

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.cli.render.markdown import render_markdown
+from bot.cli.render.text import render_text
 from bot.engine import diagnose
 from bot.engine.inputs import FileFormat, Kind, read_file
 from bot.engine.report import Report
-from bot.render.markdown import render_markdown
-from bot.render.text import render_text
 from bot.slack.render import render_report
 from tests.corpus import oddities, oracle, sources
 

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
+from bot.cli.render import render_markdown, render_text
 from bot.engine import diagnose
 from bot.engine.inputs import MAX_FILE_BYTES
 from bot.engine.report import Report, Status
-from bot.render import render_markdown, render_text
 from tests.pki import Pki
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from bot.engine import diagnose
 from bot.engine.report import Report, Status
-from bot.onboarding import sign_ca_with_dates, sign_host_with_dates
+from bot.lab.onboarding import sign_ca_with_dates, sign_host_with_dates
 from tests.pki import Pki, run_openssl
 
 NOW = dt.datetime.now(dt.UTC)
@@ -138,8 +138,8 @@ def test_demo_expired_scenario_is_a_real_expiry(pki: Pki, tmp_path: Path) -> Non
     """The demo's onboarding was made 501 days ago: only host.crt has expired, and both steps say so."""
     from dataclasses import fields
 
-    from bot.demo import offline_scenarios
-    from bot.onboarding import ClientFiles
+    from bot.cli.demo import offline_scenarios
+    from bot.lab.onboarding import ClientFiles
 
     folder = tmp_path / "client"
     shutil.copytree(pki.client.folder, folder)  # the demo writes beside the CA: keep the session's PKI intact

@@ -9,7 +9,7 @@ import pytest
 import simplefix
 
 from bot.engine import FixLogon, LogonError, Status, diagnose
-from bot.engine.fix import FixSession, readable
+from bot.engine.net.fix import FixSession, readable
 from bot.engine.report import Finding, Report
 from tests.fix.acceptor import fix_acceptor, server_context
 from tests.fix.conftest import FixPki

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import through_stunnel
+from bot.cli import through_stunnel
 from bot.engine import FixLogon, Status, diagnose
 from tests.fix.conftest import FixPki
 from tests.network.servers import HOST, free_port, need_tool, stop, wait_listening

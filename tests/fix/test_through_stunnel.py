@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli, through_stunnel
+from bot import cli
+from bot.cli import through_stunnel
 from bot.engine import FixLogon, Status, diagnose
 from bot.engine.report import Report
 from tests.fix.acceptor import Acceptor, fix_acceptor

@@ -9,7 +9,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from bot.onboarding import ClientFiles, ServerFiles, make_client, make_server
+from bot.lab.onboarding import ClientFiles, ServerFiles, make_client, make_server
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.demo_server import local_mtls_server, network_cases
 from bot.engine import Report, diagnose, net
+from bot.lab.server import local_mtls_server, network_cases
 from tests.network.pkis import Pki
 from tests.network.servers import (
     FAULT_MARGIN,

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from bot.demo_server import local_mtls_server
 from bot.engine import FixLogon, Report, diagnose, net
 from bot.engine.net import tls as tls_probe
+from bot.lab.server import local_mtls_server
 from tests.network.pkis import Pki
 from tests.network.servers import (
     FAULT_MARGIN,

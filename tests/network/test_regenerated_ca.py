@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.demo_server import local_mtls_server
 from bot.engine import Status, diagnose
-from bot.onboarding import make_client, make_server
+from bot.lab.onboarding import make_client, make_server
+from bot.lab.server import local_mtls_server
 
 
 def test_regenerated_ca_with_the_same_name_is_a_rejection(tmp_path: Path) -> None:

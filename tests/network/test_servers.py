@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.demo_server import local_mtls_server
 from bot.engine import Report, diagnose
+from bot.lab.server import local_mtls_server
 from tests.network.pkis import Pki
 from tests.network.servers import openssl_s_server, stunnel_server
 

@@ -1,6 +1,6 @@
 """Shared by the property tests and `bench/fuzz.py`: a PEM corpus, mutators and the invariants.
 
-The corpus is made at run time with the real openssl CLI (`bot.onboarding`), never
+The corpus is made at run time with the real openssl CLI (`bot.lab.onboarding`), never
 committed. Every mutator takes `pick(lo, hi)` (an inclusive random integer), so the
 same mutators run under hypothesis (`data.draw(st.integers(lo, hi))`, shrinkable) and
 under a seeded `random.Random` loop (`rng.randint`) in the long fuzz run.
@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.cli.render import render_markdown, render_text
 from bot.engine import Report, Status, diagnose
 from bot.engine.inputs import MAX_FILE_BYTES, FileFormat, Kind, read_file
-from bot.onboarding import make_client, make_server, openssl
-from bot.render import render_markdown, render_text
+from bot.lab.onboarding import make_client, make_server, openssl
 
 Pick = Callable[[int, int], int]
 

@@ -27,7 +27,7 @@ from bot.engine import Report, Status, diagnose
 from bot.engine.inputs import MAX_FILE_BYTES, MAX_KEY_BITS
 from bot.engine.pem import MAX_BLOCKS
 from bot.engine.steps.chain import MAX_UNRELATED_LISTED
-from bot.engine.steps.files import MAX_FINDINGS_PER_FILE
+from bot.engine.steps.files.step import MAX_FINDINGS_PER_FILE
 from tests.properties import crafted
 from tests.properties.fuzzlib import Corpus, check_report, private_key_lines_in
 

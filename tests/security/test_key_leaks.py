@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
+from bot.cli.render import render_markdown, render_text
 from bot.engine import Report, diagnose
-from bot.render import render_markdown, render_text
 from bot.slack.render import render_report
 from tests.leakguard import Canaries, LeakGuard, key_variants
 from tests.security.conftest import MtlsServer

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.onboarding import ClientFiles, ServerFiles, make_client, make_server
+from bot.lab.onboarding import ClientFiles, ServerFiles, make_client, make_server
 from tests.slack.fakeslack import FakeSlack
 from tests.slack.localservers import LOOPBACK, Bot, StallServer, bot_env, free_port, start_bot, stop_bot
 

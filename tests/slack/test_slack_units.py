@@ -177,7 +177,7 @@ def test_render_the_same_report_the_engine_gives(slack_pki_files: dict[str, byte
 
 @pytest.fixture(scope="module")
 def slack_pki_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
-    from bot.onboarding import make_client
+    from bot.lab.onboarding import make_client
 
     c = make_client(tmp_path_factory.mktemp("unit-pki"))
     return {"fix.itbit.pem": c.bundle.read_bytes(), "ca.crt": c.ca_crt.read_bytes()}

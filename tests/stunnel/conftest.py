@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.onboarding import ClientFiles, ServerFiles, make_client, make_server
+from bot.lab.onboarding import ClientFiles, ServerFiles, make_client, make_server
 from tests.stunnel.helpers import EchoServer
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import pytest
 
 from bot.engine import Status, diagnose
-from bot.engine._stunnel_conf import parse, referenced_paths
+from bot.engine.steps.stunnel.config import parse, referenced_paths
 from tests.stunnel.conftest import StunnelPki, read
 
 GOOD = """\

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 
-from bot import cli, through_stunnel
+from bot import cli
+from bot.cli import through_stunnel
 from bot.engine import diagnose
 from tests.network.servers import openssl_s_server, scripted_server
 from tests.stunnel.conftest import StunnelPki

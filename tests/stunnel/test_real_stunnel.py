@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bot.engine import Status, diagnose
-from bot.engine._stunnel_check import check_log
 from bot.engine.context import Endpoint
-from bot.stunnel_config import client_config, config_for_files
+from bot.engine.steps.stunnel.checks import check_log
+from bot.engine.steps.stunnel.generate import client_config, config_for_files
 from tests.stunnel.conftest import StunnelPki, read
 from tests.stunnel.helpers import LOCAL, EchoServer, StunnelRun, free_port, run_stunnel, stunnel_exe
 
@@ -48,7 +48,7 @@ def config(
 
 def judge(conf: str, pki: StunnelPki, server_port: int) -> tuple[Status, set[str]]:
     """The engine's step 7 verdict, given the referenced files as the CLI gives them."""
-    from bot.cli_stunnel import read_referenced_files
+    from bot.cli.stunnel_config import read_referenced_files
 
     folder = Path("/nonexistent-config-dir/x.conf")
     extra, unreadable = read_referenced_files(folder, conf.encode())
@@ -98,12 +98,13 @@ def test_guide_style_verify_off_works_but_warns(
 def test_generated_config_works(stunnel_pki: StunnelPki, mtls_server: EchoServer, tmp_path: Path) -> None:
     port = free_port()
     c, s = stunnel_pki.client, stunnel_pki.server
+    paths = [c.ca_key, c.ca_crt, c.host_key, c.host_csr, c.host_crt, c.bundle, s.ca_pem]
     generated = config_for_files(
-        [c.ca_key, c.ca_crt, c.host_key, c.host_csr, c.host_crt, c.bundle, s.ca_pem],
+        [(str(p.resolve()), p.read_bytes()) for p in paths],
         Endpoint(LOCAL, mtls_server.port),
         accept_port=port,
     )
-    assert generated.cafile == s.ca_pem.resolve()
+    assert generated.cafile == str(s.ca_pem.resolve())
     status, problems = judge(generated.text, stunnel_pki, mtls_server.port)
     assert status is Status.PASS, problems
     run = run_stunnel(generated.text, tmp_path, port)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.onboarding import ClientFiles, make_client
+from bot.lab.onboarding import ClientFiles, make_client
 from bot.watches.store import Store, database_url
 from tests.watches.pg import Postgres, available
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.engine import diagnose
-from bot.onboarding import ClientFiles
+from bot.lab.onboarding import ClientFiles
 from bot.watches.facts import BadFacts, CertFacts, from_report
 from tests.slack.localservers import REPO
 

@@ -6,7 +6,8 @@ reports it).
 Step 3 runs the probe (connect to every address, then the handshake on the first
 address that accepted) and step 4 reads the same result, so the exchange sees one
 connection per diagnosis and a reset right after connecting is step 3's finding.
-Private to the engine: steps 3 and 4 are its only users.
+Steps 3 and 4 are the probe's users. Front ends use `resolve`/`resolver` (the Slack bot's
+allow-list resolves a name once) and `FixSession` (the CLI's Logon through stunnel).
 """
 
 from __future__ import annotations
@@ -14,13 +15,27 @@ from __future__ import annotations
 import threading
 import weakref
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.engine.context import Context
-from bot.engine.fix import FixSession
-from bot.engine.net.tcp import Resolver, TcpResult, connect
+from bot.engine.net.fix import FixSession
+from bot.engine.net.tcp import Resolver, TcpResult, connect, resolve
 from bot.engine.net.tls import ClientCredentials, TlsResult, handshake
 
-__all__ = ["ClientCredentials", "Probe", "TcpResult", "TlsResult", "credentials", "probe", "resolver", "set_resolver"]
+if TYPE_CHECKING:  # the context imports the FIX codec from this package
+    from bot.engine.context import Context
+
+__all__ = [
+    "ClientCredentials",
+    "FixSession",
+    "Probe",
+    "TcpResult",
+    "TlsResult",
+    "credentials",
+    "probe",
+    "resolve",
+    "resolver",
+    "set_resolver",
+]
 
 
 @dataclass

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from OpenSSL import SSL, crypto
 
-from bot.engine.fix import FixResult, FixSession
+from bot.engine.net.fix import FixResult, FixSession
 from bot.engine.net.tables import verify_error_text
 
 # After the handshake, how long to wait for the server's verdict on the client

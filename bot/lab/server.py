@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bot.onboarding import ClientFiles, ServerFiles, make_client
+from bot.lab.onboarding import ClientFiles, ServerFiles, make_client
 
 TlsVersion = Literal["1.2", "1.3"]
 
@@ -38,7 +38,7 @@ def local_mtls_server(
 ) -> Iterator[tuple[str, int]]:
     """Run the server for the duration of the `with` block; yield `(host, port)`.
 
-    `server_files` comes from `bot.onboarding.make_server` (its certificate is for
+    `server_files` comes from `bot.lab.onboarding.make_server` (its certificate is for
     localhost/127.0.0.1/::1). `client_ca_pem` is the PEM of the CA(s) whose client
     certificates are accepted; their names are not sent in the CertificateRequest (like
     Python's ssl module, which cannot send them). `tls_version` pins the protocol.

@@ -1,17 +1,17 @@
 """Step 7 findings from a run through the user's own stunnel (`TunnelRun`, made by the front end).
 
 Did stunnel accept the configuration, what did its log say (the same log analysis as a
-pasted log, `_stunnel_check.check_log`), and did bytes cross the tunnel?
+pasted log, `checks.check_log`), and did bytes cross the tunnel?
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.engine import _stunnel_log as slog
-from bot.engine._stunnel_check import check_log
 from bot.engine.report import Finding, Status
-from bot.engine.tunnel import TunnelRun
+from bot.engine.steps.stunnel import log as slog
+from bot.engine.steps.stunnel.checks import check_log
+from bot.engine.tunnel import TunnelLogReading, TunnelRun
 
 LOG_NAME = "stunnel's log of the test run"
 LOG_TAIL_LINES = 60
@@ -57,6 +57,12 @@ def log_failed(run: TunnelRun) -> bool:
 def tls_connected(run: TunnelRun) -> bool:
     """stunnel's log shows a completed TLS handshake with the exchange ('TLS connected')."""
     return any(line.message.startswith("TLS connected") for line in slog.read_lines(run.log))
+
+
+def log_reading(run: TunnelRun) -> TunnelLogReading:
+    """The log's failures and whether it shows a completed handshake: what step 4 needs of it."""
+    failures = tuple(f for f in log_findings(run) if f.status is Status.FAIL)
+    return TunnelLogReading(failures, tls_connected(run))
 
 
 def run_findings(run: TunnelRun) -> list[Finding]:

@@ -7,7 +7,7 @@ reports when an input is missing to the CLI's words for that input.
 
 from __future__ import annotations
 
-from bot.engine.report import Report
+from bot.engine import Report
 
 ADD_TO_RUN = {
     "files.none": "the onboarding files",

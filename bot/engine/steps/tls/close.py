@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.engine.context import Endpoint
-from bot.engine.fix import FixLogon
+from bot.engine.net.fix import FixLogon
 from bot.engine.net.tls import TlsResult
 from bot.engine.report import Finding, Status
 

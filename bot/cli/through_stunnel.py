@@ -12,7 +12,7 @@ engine a `TunnelRun` (steps 7 and 4 turn it into findings):
 2. start the real `stunnel` binary with it, its log (stderr) captured into the folder;
 3. wait (bounded) until stunnel says it listens, or exits;
 4. connect to the accept port over plain TCP exactly as the FIX client does, and either
-   send the FIX Logon (`bot.engine.fix.FixSession`: Logon, Heartbeats, Logout, nothing
+   send the FIX Logon (`bot.engine.net.fix.FixSession`: Logon, Heartbeats, Logout, nothing
    else) or wait for stunnel's TLS handshake with the exchange;
 5. stop stunnel (SIGTERM, then SIGKILL), read its log, remove the folder.
 """
@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.engine import FixLogon, TunnelRun
-from bot.engine._stunnel_conf import Option, Section, parse
-from bot.engine.fix import FixSession
+from bot.engine.net import FixSession
+from bot.engine.steps.stunnel import Option, Section, parse
 
 LOCAL = "127.0.0.1"
 STUNNEL_NAMES = ("stunnel", "stunnel4", "stunnel5")

@@ -19,8 +19,7 @@ from typing import NoReturn
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from bot.engine import certs
-from bot.engine.inputs import MAX_FILE_BYTES, FileFormat, read_file
+from bot.engine import MAX_FILE_BYTES, FileFormat, certs, read_file
 
 MAX_PATHS = 64
 DEFAULT_CRITICAL = 7
@@ -100,8 +99,8 @@ def main(argv: Sequence[str]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    # The CLI's own folder expansion (imported here: bot.cli imports this module).
-    from bot.cli import InputError, expand_paths
+    # The CLI's own folder expansion (imported here: bot.cli.main imports this module).
+    from bot.cli.main import InputError, expand_paths
 
     now = args.now or dt.datetime.now(dt.UTC)
     if args.critical is not None and args.critical > args.within:

@@ -16,17 +16,19 @@ from cryptography import x509
 
 from bot.engine import certs, net
 from bot.engine.context import Context, Endpoint
-from bot.engine.fix import FixLogon, FixSession
-from bot.engine.fix import preview as preview_bytes
 from bot.engine.net import hostname
+from bot.engine.net.fix import FixLogon, FixSession
+from bot.engine.net.fix import preview as preview_bytes
 from bot.engine.net.tables import CLIENT_CERT_ALERT_MEANING, CLIENT_CERT_ALERTS, alert_name
 from bot.engine.net.tls import TlsResult
 from bot.engine.report import Finding, Status
 from bot.engine.roles import Onboarding
-from bot.engine.steps import _tls_close, _tls_tunnel
 from bot.engine.steps._common import CLIENT_BUNDLE, SERVER_CA, q, skip
-from bot.engine.steps._fix import fix_finding, not_sent
-from bot.engine.steps._tls_close import CLIENT_CERT_REMEDIATION
+from bot.engine.steps.tls import close as _tls_close
+from bot.engine.steps.tls import tunnel as _tls_tunnel
+from bot.engine.steps.tls.close import CLIENT_CERT_REMEDIATION
+from bot.engine.steps.tls.logon import fix_finding, not_sent
+from bot.engine.tunnel import TunnelLogReading
 
 NUMBER = 4
 TITLE = "mTLS handshake with the FIX server"
@@ -56,7 +58,7 @@ def _direct(ctx: Context) -> list[Finding]:
         return [skip("tls.skipped", "Not tried: the endpoint given is not HOST:PORT (step 3 says what to type).")]
     if ctx.endpoint is None:
         if ctx.tunnel_run is not None:
-            return [_tls_tunnel.handshake(ctx.tunnel_run)]  # what the run through stunnel showed
+            return [_tls_tunnel.handshake(ctx.tunnel_run, ctx.tunnel_log or TunnelLogReading())]  # what the run through stunnel showed
         return [skip("tls.no_endpoint", "No endpoint was given: add --connect HOST:PORT to test the TLS handshake.")]
     step3 = ctx.results.get(3)
     if step3 is not None and step3.status is Status.FAIL:

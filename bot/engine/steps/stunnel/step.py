@@ -3,20 +3,19 @@
 The configuration comes from `--stunnel FILE` (`ctx.stunnel`) or is recognised among the
 inputs; a stunnel log (given either way) is read too. A run of the real stunnel made by the
 front end (`ctx.tunnel_run`, `--through-stunnel`) adds what it showed. The checks live in
-`bot.engine._stunnel_check`, the readers in `_stunnel_conf` and `_stunnel_log`.
+`checks`, the readers in `config` and `log`, all in this package.
 """
 
 from __future__ import annotations
 
-from bot.engine import _stunnel_cross as cross
-from bot.engine import _stunnel_once as once
-from bot.engine._stunnel_check import check_config, check_log
-from bot.engine._stunnel_conf import Option, StunnelConfig, parse, parse_address
-from bot.engine._stunnel_run import run_findings
 from bot.engine.context import Context
 from bot.engine.inputs import InputFile
 from bot.engine.report import Finding, Status
 from bot.engine.steps._common import skip
+from bot.engine.steps.stunnel import cross, once
+from bot.engine.steps.stunnel.checks import check_config, check_log
+from bot.engine.steps.stunnel.config import Option, StunnelConfig, parse, parse_address
+from bot.engine.steps.stunnel.run import run_findings
 
 NUMBER = 7
 TITLE = "stunnel configuration"
@@ -74,7 +73,7 @@ def _known_endpoint(ctx: Context, connects: set[str]) -> str | None:
 
 
 def _config(ctx: Context, conf: InputFile) -> list[Finding]:
-    """The configuration's own checks, and those that need the front end or step 4 (`_stunnel_cross`)."""
+    """The configuration's own checks, and those that need the front end or step 4 (`cross`)."""
     config = parse(conf.text or "")
     own = cross.name_advice(ctx, config, check_config(ctx, conf))
     more = cross.config_findings(ctx, config, conf.name)

@@ -9,24 +9,26 @@ from __future__ import annotations
 
 import shlex
 
-from bot.engine._stunnel_run import log_failed, log_findings, tls_connected
 from bot.engine.context import Context
 from bot.engine.report import Finding, Status
 from bot.engine.steps._common import skip
-from bot.engine.steps._fix import fix_finding, not_sent
-from bot.engine.tunnel import TunnelRun
+from bot.engine.steps.tls.logon import fix_finding, not_sent
+from bot.engine.tunnel import TunnelLogReading, TunnelRun
 
 
-def handshake(run: TunnelRun) -> Finding:
-    """The mTLS handshake stunnel made with the exchange, as its log shows it (no endpoint given)."""
+def handshake(run: TunnelRun, log: TunnelLogReading) -> Finding:
+    """The mTLS handshake stunnel made with the exchange, as its log shows it (no endpoint given).
+
+    `log` is step 7's reading of stunnel's log (`Context.tunnel_log`).
+    """
     where = run.connect or "the exchange"
     direct = f"Add --connect {shlex.quote(run.connect) if run.connect else 'HOST:PORT'} to see the certificates of the handshake here too."
     if not run.started:
         return skip("tls.through_stunnel_not_run", f"stunnel did not start with {run.config_name} (step 7 says why), "
                     "so no handshake was made. " + direct)
-    failures = [f for f in log_findings(run) if f.status is Status.FAIL]
+    failures = list(log.failures)
     evidence = {"through_stunnel": True, "connect": run.connect, "config": run.config_name}
-    if tls_connected(run) and not failures:
+    if log.tls_connected and not failures:
         return Finding(
             "tls.through_stunnel_ok",
             Status.PASS,
@@ -56,4 +58,5 @@ def findings(ctx: Context) -> list[Finding]:
         return [not_sent(run.fix, "stunnel did not start with the configuration (step 7 says why).")]
     if not run.connected:
         return [not_sent(run.fix, "the connection to stunnel's accept port failed (step 7).")]
-    return [fix_finding(run.fix, label, tunnel_failed=log_failed(run))]
+    log = ctx.tunnel_log or TunnelLogReading()
+    return [fix_finding(run.fix, label, tunnel_failed=bool(log.failures))]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from bot.engine.fix import FixResult
+from bot.engine.net.fix import FixResult
 from bot.engine.report import Finding, Status
 from bot.engine.steps._common import skip
 

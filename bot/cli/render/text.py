@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import textwrap
 
-from bot.engine.report import Finding, Report, Status
-from bot.render.coverage import steps_ran, to_run_the_rest
+from bot.cli.render.coverage import steps_ran, to_run_the_rest
+from bot.engine import Finding, Report, Status
 
 MARKS = {Status.PASS: "✔", Status.WARN: "!", Status.FAIL: "✘", Status.SKIP: "-"}
 WORDS = {Status.PASS: "PASS", Status.WARN: "WARN", Status.FAIL: "FAIL", Status.SKIP: "SKIP"}

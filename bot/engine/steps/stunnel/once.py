@@ -1,6 +1,6 @@
 """Step 7: one root cause, stated once, and never "correct" beside a failure it caused.
 
-`reconcile()` in `_stunnel_cross` calls these after it has dropped the log findings that
+`reconcile()` in `cross` calls these after it has dropped the log findings that
 another finding states better:
 
 - a log line that shows a configuration finding at work (stunnel's 'certificate verify
@@ -37,7 +37,7 @@ CAUSED_BY_CONFIG = frozenset(
     }
 )
 
-# Configuration findings that state a log line's cause in its place (`_stunnel_cross.SAID_BY`).
+# Configuration findings that state a log line's cause in its place (`cross.SAID_BY`).
 EXPLAINS_LOG = frozenset({"stunnel.check_name_not_in_cert"})
 
 # The run summaries that point at "the log findings above".

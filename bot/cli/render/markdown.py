@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.engine.report import Report, Status
-from bot.render.coverage import steps_ran, to_run_the_rest
+from bot.cli.render.coverage import steps_ran, to_run_the_rest
+from bot.engine import Report, Status
 
 _ICONS = {Status.PASS: "✅", Status.WARN: "⚠️", Status.FAIL: "❌", Status.SKIP: "⏭️"}
 

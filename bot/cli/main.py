@@ -16,13 +16,21 @@ from importlib import metadata
 from pathlib import Path
 from typing import TypeAlias
 
-from bot import cli_stunnel, through_stunnel
-from bot.engine import FixLogon, LogonError, TunnelRun, diagnose
-from bot.engine.context import EndpointError, parse_endpoint
-from bot.engine.inputs import MAX_FILE_BYTES
-from bot.engine.report import Report, Status
-from bot.render import render_markdown, render_text
-from bot.watches import expiry_cli
+from bot.cli import expiry as expiry_cli
+from bot.cli import stunnel_config as cli_stunnel
+from bot.cli import through_stunnel
+from bot.cli.render import render_markdown, render_text
+from bot.engine import (
+    MAX_FILE_BYTES,
+    EndpointError,
+    FixLogon,
+    LogonError,
+    Report,
+    Status,
+    TunnelRun,
+    diagnose,
+    parse_endpoint,
+)
 
 # argparse does not export the type of add_subparsers()' result.
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -282,8 +290,8 @@ def read_one(path: Path) -> tuple[str, bytes]:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from bot.demo import run
-    from bot.onboarding import OpenSSLMissingError
+    from bot.cli.demo import run
+    from bot.lab.onboarding import OpenSSLMissingError
 
     try:
         return run(bits=args.bits, colour=use_colour())
@@ -298,7 +306,3 @@ SUBCOMMANDS: tuple[Callable[[Subparsers], object], ...] = (
     cli_stunnel.add_subparser,
     expiry_cli.add_subparser,
 )
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -10,8 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.engine import _stunnel_log as slog
-from bot.engine._stunnel_conf import (
+from bot.engine.certs import issued_by
+from bot.engine.context import Context
+from bot.engine.inputs import FileFormat, InputFile, Kind
+from bot.engine.net.tables import CLIENT_CERT_ALERTS
+from bot.engine.report import Finding, Status
+from bot.engine.roles import Role
+from bot.engine.steps.stunnel import log as slog
+from bot.engine.steps.stunnel.config import (
     MAX_LINES,
     REPEATABLE,
     Option,
@@ -25,13 +31,7 @@ from bot.engine._stunnel_conf import (
     parse_address,
     placeholder_in,
 )
-from bot.engine._stunnel_cross import log_override
-from bot.engine.certs import issued_by
-from bot.engine.context import Context
-from bot.engine.inputs import FileFormat, InputFile, Kind
-from bot.engine.net.tables import CLIENT_CERT_ALERTS
-from bot.engine.report import Finding, Status
-from bot.engine.roles import Role
+from bot.engine.steps.stunnel.cross import log_override
 
 _PROBLEM_CODES = {
     "syntax": "stunnel.syntax",

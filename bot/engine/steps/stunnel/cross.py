@@ -18,13 +18,13 @@ from collections.abc import Mapping, Sequence
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from bot.engine import _stunnel_log as slog
-from bot.engine import _stunnel_once as once
 from bot.engine import net
-from bot.engine._stunnel_conf import StunnelConfig, basename, is_ip, is_loopback, parse_address
 from bot.engine.context import Context
 from bot.engine.net import hostname
 from bot.engine.report import Finding, Status
+from bot.engine.steps.stunnel import log as slog
+from bot.engine.steps.stunnel import once
+from bot.engine.steps.stunnel.config import StunnelConfig, basename, is_ip, is_loopback, parse_address
 
 # What a front end that can look (the CLI) puts in `Context.stunnel_unreadable` for the pid
 # file's path, after these prefixes (the rest of the text says which folder).

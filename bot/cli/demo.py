@@ -14,10 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.demo_server import network_cases
-from bot.engine import diagnose
-from bot.engine.report import Status
-from bot.onboarding import (
+from bot.cli.render import render_text
+from bot.engine import Status, diagnose
+from bot.lab.onboarding import (
     ClientFiles,
     ServerFiles,
     make_client,
@@ -27,7 +26,7 @@ from bot.onboarding import (
     sign_ca_with_dates,
     sign_host_with_dates,
 )
-from bot.render import render_text
+from bot.lab.server import network_cases
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """CLI pieces for guide step 7: `fixcheck stunnel-config`, and reading the files a config names.
 
-Wiring in bot/cli.py:
+Wiring in bot/cli/main.py:
 
-    from bot import cli_stunnel
+    from bot.cli import stunnel_config as cli_stunnel
     cli_stunnel.add_subparser(subparsers)        # adds `stunnel-config`, sets handler=cli_stunnel.run
     ...
     # in `diagnose`, after reading --stunnel FILE into (name, data):
@@ -21,11 +21,18 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.engine._stunnel_conf import parse, referenced_paths
-from bot.engine._stunnel_cross import PID_NO_FOLDER, PID_NOT_WRITABLE
-from bot.engine.context import EndpointError, parse_endpoint
-from bot.engine.inputs import MAX_FILE_BYTES
-from bot.stunnel_config import DEFAULT_ACCEPT_PORT, DEFAULT_SERVICE, StunnelConfigError, config_for_files
+from bot.engine import MAX_FILE_BYTES, EndpointError, parse_endpoint
+from bot.engine.steps.stunnel import (
+    DEFAULT_ACCEPT_PORT,
+    DEFAULT_SERVICE,
+    PID_NO_FOLDER,
+    PID_NOT_WRITABLE,
+    StunnelConfigError,
+    config_for_files,
+    parse,
+    referenced_paths,
+    server_certificate,
+)
 
 
 def read_referenced_files(
@@ -74,7 +81,7 @@ def read_referenced_files(
 def pid_folder_problem(config_text: str) -> dict[str, str]:
     """The pid file's folder, checked on this machine: stunnel exits at start-up when it cannot create the file.
 
-    Returns `{pid path as written: why}` (the engine's `_stunnel_cross` reads it), or `{}`.
+    Returns `{pid path as written: why}` (step 7's `cross` reads it), or `{}`.
     """
     pid = parse(config_text).globals.get("pid")
     if pid is None or not pid.value.startswith("/"):
@@ -155,23 +162,24 @@ def run(args: argparse.Namespace) -> int:
             print(f"fixcheck: {raw}: no such file or folder", file=sys.stderr)
             return 2
     try:
-        generated = config_for_files(
-            paths,
-            endpoint,
-            accept_port=args.accept_port,
-            service=args.name,
-            output=args.log_file,
-            read_server_cert=not args.offline,
-            timeout=args.timeout,
-        )
-    except StunnelConfigError as exc:
-        print(f"fixcheck: {exc}", file=sys.stderr)
-        return 1
+        # Named by their absolute paths: the configuration must work wherever stunnel starts.
+        files = [(str(p.resolve()), p.resolve().read_bytes()) for p in paths]
     except OSError as exc:
         print(f"fixcheck: cannot read a file: {exc}", file=sys.stderr)
         return 2
+    options = {"accept_port": args.accept_port, "service": args.name, "output": args.log_file}
+    try:
+        # First without the network: files that lack a part are said before any connection.
+        generated = config_for_files(files, endpoint, **options)
+        if not args.offline:
+            server_cert = server_certificate(files, endpoint, args.timeout)
+            generated = config_for_files(files, endpoint, server_cert=server_cert, server_cert_read=True, **options)
+    except StunnelConfigError as exc:
+        print(f"fixcheck: {exc}", file=sys.stderr)
+        return 1
     if args.output:
-        inputs = [*paths, generated.cert, generated.cafile, *([generated.key] if generated.key else [])]
+        named = [generated.cert, generated.cafile, *([generated.key] if generated.key else [])]
+        inputs = [*paths, *(Path(n) for n in named)]
         problem = write_output(Path(args.output), generated.text, force=args.force, inputs=inputs)
         if problem:
             print(f"fixcheck: {problem}", file=sys.stderr)

@@ -28,9 +28,9 @@ from bot.engine.keyinfo import openssl_versions
 from bot.engine.pem import MAX_BLOCKS, PemProblem
 from bot.engine.report import Finding, Status
 from bot.engine.roles import Onboarding, Role
-from bot.engine.steps import _files_checks as checks
-from bot.engine.steps import _files_objects
 from bot.engine.steps._common import q
+from bot.engine.steps.files import checks
+from bot.engine.steps.files import objects as _files_objects
 
 NUMBER = 5
 TITLE = "Files hold what the guide expects"

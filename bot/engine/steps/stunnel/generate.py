@@ -1,8 +1,9 @@
 """Write a known-good stunnel client configuration for the guide's files (guide step 7).
 
 `client_config()` is pure: it turns paths and an endpoint into configuration text.
-`config_for_files()` decides which file is which by content (the engine's roles), so a
-user can hand over a folder and get a file that stunnel accepts as it is.
+`config_for_files()` (pure too) decides which file is which by content (the engine's roles),
+so a user can hand over a folder and get a file that stunnel accepts as it is. The front
+end reads the files (`fixcheck stunnel-config`, in `bot.cli.stunnel_config`).
 `checkHost`/`checkIP` is taken from the names in the server's certificate when the front
 end could read it (`server_certificate()`: one handshake, as step 4 makes); otherwise the
 file says that the name must be confirmed.
@@ -12,15 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from cryptography import x509
 
 from bot.engine import net
-from bot.engine._stunnel_cross import check_line
 from bot.engine.context import Context, Endpoint
 from bot.engine.inputs import read_file
-from bot.engine.roles import Onboarding, Role, assign_roles
+from bot.engine.roles import Role, assign_roles
+from bot.engine.steps.stunnel.cross import check_line
 
 DEFAULT_ACCEPT_PORT = 1234
 DEFAULT_SERVICE = "itbit"
@@ -92,8 +92,11 @@ def client_config(
     return "\n".join(lines)
 
 
-def server_certificate(ob: Onboarding, endpoint: Endpoint, timeout: float) -> x509.Certificate | None:
-    """The server certificate `endpoint` presents, from one mTLS handshake (step 4's probe); None if none came."""
+def server_certificate(files: Sequence[tuple[str, bytes]], endpoint: Endpoint, timeout: float) -> x509.Certificate | None:
+    """The server certificate `endpoint` presents, from one mTLS handshake with the files' client
+    certificate (step 4's probe, bounded by `timeout`); None if none came. The generator's one
+    network call, kept apart so that `config_for_files()` stays pure."""
+    ob = assign_roles([read_file(name, data) for name, data in files])
     probe = net.probe(Context(ob, endpoint=endpoint, timeout=timeout))
     if probe is None or probe.tls is None or not probe.tls.server_chain:
         return None
@@ -103,40 +106,39 @@ def server_certificate(ob: Onboarding, endpoint: Endpoint, timeout: float) -> x5
 @dataclass
 class GeneratedConfig:
     text: str
-    cert: Path
-    key: Path | None
-    cafile: Path
+    cert: str  # the names (paths) of the files the configuration names, as given
+    key: str | None
+    cafile: str
     notes: list[str] = field(default_factory=list)
     check: str = ""  # the checkHost/checkIP line written
 
 
 def config_for_files(
-    paths: Sequence[Path],
+    files: Sequence[tuple[str, bytes]],
     endpoint: Endpoint,
     *,
     accept_port: int = DEFAULT_ACCEPT_PORT,
     service: str = DEFAULT_SERVICE,
     output: str | None = None,
-    read_server_cert: bool = False,
-    timeout: float = 10.0,
+    server_cert: x509.Certificate | None = None,
+    server_cert_read: bool = False,
 ) -> GeneratedConfig:
-    """Read `paths`, find the client certificate/key and the server CA, write the configuration.
+    """Find the client certificate/key and the server CA among `files`, write the configuration.
 
-    With `read_server_cert`, one handshake with `endpoint` (bounded by `timeout`) reads the
-    server's certificate, to check the name it holds (`check_line()`).
+    `files` are `(path, bytes)` pairs; the configuration names each file by its path as given,
+    so give absolute paths. `server_cert_read` says the front end tried to read the server's
+    certificate (`server_certificate()`); `server_cert` is what it got, used to check the
+    name it holds (`check_line()`).
 
     Raises `StunnelConfigError` when the files lack a client certificate, its key or the
     exchange's server CA.
     """
-    by_name: dict[str, Path] = {}
     inputs = []
-    for path in paths:
-        resolved = path.resolve()
-        name = str(resolved)
-        if name in by_name:
-            continue
-        by_name[name] = resolved
-        inputs.append(read_file(name, resolved.read_bytes()))
+    seen: set[str] = set()
+    for name, data in files:
+        if name not in seen:
+            seen.add(name)
+            inputs.append(read_file(name, data))
     ob = assign_roles(inputs)
     if ob.client_cert_file is None:
         raise StunnelConfigError(
@@ -151,25 +153,24 @@ def config_for_files(
             "no exchange server CA among the files: save the certificate from the onboarding page as itbit-ca.pem "
             "and add it (your own ca.crt is not the server's CA)"
         )
-    cert = by_name[ob.client_cert_file]
-    key = None if ob.client_key_file == ob.client_cert_file else by_name[ob.client_key_file]
-    cafile = by_name[ob.server_ca_file]
+    cert = ob.client_cert_file
+    key = None if ob.client_key_file == ob.client_cert_file else ob.client_key_file
+    cafile = ob.server_ca_file
     notes = []
     if ob.roles.get(ob.client_cert_file) is not Role.CLIENT_BUNDLE and key is not None:
         notes.append(f"certificate and key are separate files: cert = {cert}, key = {key}")
-    server_cert = server_certificate(ob, endpoint, timeout) if read_server_cert else None
     check = check_line(endpoint.host, server_cert, str(endpoint))
-    if read_server_cert and server_cert is None:
+    if server_cert_read and server_cert is None:
         notes.append(f"could not read the server's certificate from {endpoint}: {check[1]}")
-    elif not read_server_cert:
+    elif not server_cert_read:
         notes.append(check[1])
     elif not check[0].endswith(f"= {endpoint.host}"):
         notes.append(check[1])
     text = client_config(
-        cert=str(cert),
-        cafile=str(cafile),
+        cert=cert,
+        cafile=cafile,
         endpoint=endpoint,
-        key=None if key is None else str(key),
+        key=key,
         accept_port=accept_port,
         service=service,
         output=output,

@@ -1,0 +1,48 @@
+"""Step 7 — the stunnel configuration, its log, and a run through the user's own stunnel.
+
+Everything the engine knows about stunnel lives in this package:
+
+- `step`: the step itself (`NUMBER`, `TITLE`, `run`);
+- `config`: the reader of configuration files (stunnel's own syntax and its option table);
+- `log`: the reader of stunnel's log output;
+- `checks`: configuration and log findings;
+- `cross`: checks of the configuration against the files and the endpoint;
+- `once`: findings said once per report, however many services repeat them;
+- `run`: findings from a run through the real stunnel (`TunnelRun`, made by the CLI);
+- `generate`: the known-good client configuration (`fixcheck stunnel-config`).
+
+Front ends use the names exported here; the modules behind them are the step's own.
+"""
+
+from bot.engine.steps.stunnel.config import Option, Section, StunnelConfig, parse, referenced_paths
+from bot.engine.steps.stunnel.cross import PID_NO_FOLDER, PID_NOT_WRITABLE
+from bot.engine.steps.stunnel.generate import (
+    DEFAULT_ACCEPT_PORT,
+    DEFAULT_SERVICE,
+    GeneratedConfig,
+    StunnelConfigError,
+    client_config,
+    config_for_files,
+    server_certificate,
+)
+from bot.engine.steps.stunnel.step import NUMBER, TITLE, run
+
+__all__ = [
+    "DEFAULT_ACCEPT_PORT",
+    "DEFAULT_SERVICE",
+    "NUMBER",
+    "PID_NOT_WRITABLE",
+    "PID_NO_FOLDER",
+    "TITLE",
+    "GeneratedConfig",
+    "Option",
+    "Section",
+    "StunnelConfig",
+    "StunnelConfigError",
+    "client_config",
+    "config_for_files",
+    "parse",
+    "referenced_paths",
+    "run",
+    "server_certificate",
+]
