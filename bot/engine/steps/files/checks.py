@@ -1,10 +1,13 @@
-"""Step 5 helpers: where a pasted gap is, damaged versus missing blocks, private keys other
-users can read, and a text note that is the only input. files.py calls these.
+"""Step 5's checks across the files: where a pasted gap is, damaged versus missing blocks,
+private keys other users can read, weak keys and signatures, the bundle's order, and a
+text note that is the only input. `step` and its other modules call these.
 """
 
 from __future__ import annotations
 
 import dataclasses
+
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from bot.engine import certs
 from bot.engine.context import Context
@@ -12,6 +15,10 @@ from bot.engine.inputs import InputFile, Item, Kind
 from bot.engine.report import Finding, Status
 from bot.engine.roles import Onboarding, Role
 from bot.engine.steps._common import q
+from bot.engine.steps.files.common import fail
+
+MIN_RSA_BITS = 2048  # OpenSSL 3's default security level 2 refuses smaller RSA keys
+MIN_EC_BITS = 224
 
 
 def elided_line(f: InputFile, item: Item) -> int:
@@ -102,3 +109,51 @@ def nothing_checked(finding: Finding) -> Finding:
         status=Status.FAIL,
         message=finding.message + " Nothing else was given, so no step could check anything.",
     )
+
+
+def weak_keys(ob: Onboarding) -> list[Finding]:
+    """Keys OpenSSL 3 refuses at its default security level, and MD5 or SHA-1 signatures (each key once)."""
+    out: list[Finding] = []
+    seen: set[bytes] = set()
+    for f in ob.files:
+        for item in f.items:
+            info = item.public_key
+            if info is None or info.spki_der in seen or item.kind not in (Kind.CERTIFICATE, Kind.PRIVATE_KEY):
+                continue
+            seen.add(info.spki_der)
+            weak = (
+                (info.algorithm == "RSA" and info.bits < MIN_RSA_BITS)
+                or (info.algorithm == "EC" and info.bits < MIN_EC_BITS)
+                or info.algorithm == "DSA"
+            )
+            if weak:
+                what = "certificate" if item.kind is Kind.CERTIFICATE else "key"
+                out.append(
+                    fail(
+                        "files.weak_key",
+                        f,
+                        f"{f.name}: the {what}'s key is {info.detail}, too weak for current OpenSSL defaults (RSA needs at least {MIN_RSA_BITS} bits); the handshake will be refused.",
+                        "Regenerate with the guide's commands (openssl genrsa -out host.key 4096) and re-sign.",
+                        (
+                            f"openssl {'x509' if what == 'certificate' else 'pkey'} -noout -text -in {q(f.name, 'file')} | head -15",
+                        ),
+                        {"key": info.detail},
+                    )
+                )
+            # A root's own signature is never checked by OpenSSL, so its hash does not matter.
+            if item.cert is not None and not certs.self_issued(item.cert):
+                try:
+                    algo = item.cert.signature_hash_algorithm
+                except UnsupportedAlgorithm:  # an algorithm `cryptography` does not know: not MD5/SHA-1
+                    algo = None
+                if algo is not None and algo.name in ("md5", "sha1"):
+                    out.append(
+                        Finding(
+                            "files.weak_signature",
+                            Status.WARN,
+                            f"{f.name}: the certificate is signed with {algo.name.upper()}, which OpenSSL 3 refuses at its default security level on many systems.",
+                            "Re-sign with -sha256 as the guide does.",
+                            (f"openssl x509 -noout -text -in {q(f.name, 'file')} | grep 'Signature Algorithm'",),
+                        )
+                    )
+    return out

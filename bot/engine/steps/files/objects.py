@@ -1,8 +1,8 @@
 """Step 5's findings about objects that are not the guide's plain PEM files.
 
 A `.p12`/`.pfx` container, an OpenSSH key, `ca.srl`, a key that cannot be a TLS
-client key, and objects OpenSSL reads but stricter parsers refuse. Split from
-`files.py` to keep each module small; `files.py` calls these.
+client key, and objects OpenSSL reads but stricter parsers refuse. `form` and
+`composition` call these.
 """
 
 from __future__ import annotations
