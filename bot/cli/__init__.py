@@ -9,7 +9,8 @@
 - `demo`: `fixcheck demo`, the guide's failures made in the lab (bot.lab) and diagnosed;
 - `stunnel_config`: `fixcheck stunnel-config`, a known-good stunnel configuration;
 - `through_stunnel`: `--through-stunnel`, a run of the user's own stunnel (the one place
-  fixcheck starts a process of the user's);
+  fixcheck starts a process of the user's), with the copy of its configuration that
+  `stunnel_copy` prepares;
 - `expiry`: `fixcheck expiry`, the expiry check of certificates for cron and CI;
 - `render`: the CLI's text and Markdown renderings of a report.
 """
