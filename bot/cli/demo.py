@@ -6,6 +6,7 @@ this machine. Each scenario is diagnosed by the same engine as `fixcheck diagnos
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import shutil
 import tempfile
@@ -14,10 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.cli.render import render_text
-from bot.engine import Status, diagnose
+from bot.cli.files import InputError
+from bot.cli.render import render_text, use_colour
+from bot.engine import Options, Status, diagnose
 from bot.lab.onboarding import (
     ClientFiles,
+    OpenSSLMissingError,
     ServerFiles,
     make_client,
     make_server,
@@ -27,6 +30,26 @@ from bot.lab.onboarding import (
     sign_host_with_dates,
 )
 from bot.lab.server import network_cases
+
+
+def add_subparser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `demo` to the CLI's subcommands."""
+    demo = sub.add_parser(
+        "demo",
+        help="make a throwaway onboarding and show diagnoses of it and of broken copies",
+        description="Offline: make the guide's files with openssl in a temporary folder, start a "
+        "local mTLS server, and show how fixcheck diagnoses a working setup and broken ones.",
+    )
+    demo.add_argument("--bits", type=int, default=2048, choices=(2048, 3072, 4096), help="RSA key size (guide: 4096)")
+    demo.set_defaults(handler=_command)
+
+
+def _command(args: argparse.Namespace) -> int:
+    """`fixcheck demo`: without openssl there is no demo (a usage error, exit 2)."""
+    try:
+        return run(bits=args.bits, colour=use_colour())
+    except OpenSSLMissingError as exc:
+        raise InputError(f"demo: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -140,7 +163,7 @@ def run(*, bits: int = 2048, colour: bool = False, out: Callable[[str], None] = 
 
 def _show(n: int, total: int, scenario: Scenario, colour: bool, out: Callable[[str], None]) -> bool:
     """Diagnose and print one scenario; True when the diagnosis is the expected one."""
-    report = diagnose(scenario.files, endpoint=scenario.endpoint, timeout=5.0)
+    report = diagnose(scenario.files, Options(endpoint=scenario.endpoint, timeout=5.0))
     connect = f" --connect {scenario.endpoint}" if scenario.endpoint else ""
     out("")
     out("═" * 100)

@@ -19,6 +19,7 @@ from typing import NoReturn
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from bot.cli.files import InputError, expand_paths
 from bot.engine import MAX_FILE_BYTES, FileFormat, certs, read_file
 
 MAX_PATHS = 64
@@ -99,9 +100,6 @@ def main(argv: Sequence[str]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    # The CLI's own folder expansion (imported here: bot.cli.main imports this module).
-    from bot.cli.main import InputError, expand_paths
-
     now = args.now or dt.datetime.now(dt.UTC)
     if args.critical is not None and args.critical > args.within:
         print(

@@ -1,13 +1,10 @@
 """CLI pieces for guide step 7: `fixcheck stunnel-config`, and reading the files a config names.
 
-Wiring in bot/cli/main.py:
+Wiring: bot/cli/main.py adds the subcommand (`add_subparser`, handler `run`), and
+`fixcheck diagnose` (bot/cli/diagnose.py), after reading --stunnel FILE into (name, data):
 
-    from bot.cli import stunnel_config as cli_stunnel
-    cli_stunnel.add_subparser(subparsers)        # adds `stunnel-config`, sets handler=cli_stunnel.run
-    ...
-    # in `diagnose`, after reading --stunnel FILE into (name, data):
     extra, unreadable = cli_stunnel.read_referenced_files(Path(args.stunnel), data, already=paths)
-    report = diagnose(files + extra, ..., stunnel=(name, data), stunnel_unreadable=unreadable)
+    report = diagnose(files + extra, Options(..., stunnel=(name, data), stunnel_unreadable=unreadable))
 """
 
 from __future__ import annotations

@@ -3,12 +3,13 @@
 The engine starts no process, so this front-end module does the run and hands the
 engine a `TunnelRun` (steps 7 and 4 turn it into findings):
 
-1. copy the configuration into a private temporary folder (mode 0700): `foreground = yes`,
-   `pid =` (none), `debug = info`, `syslog = no`, the tested service's `accept` moved to a
-   free port on 127.0.0.1 (the user's own stunnel may hold the real one), relative paths
-   made absolute from the configuration's folder, `output`/`setuid`/`setgid`/`chroot`
-   dropped, other services left out. Only the configuration is copied: `cert`, `key` and
-   `CAfile` keep pointing at the user's files where they are;
+1. copy the configuration into a private temporary folder (mode 0700), changed for a test
+   run by `bot.cli.stunnel_copy.prepare_config`: `foreground = yes`, `pid =` (none),
+   `debug = info`, `syslog = no`, the tested service's `accept` moved to a free port on
+   127.0.0.1 (the user's own stunnel may hold the real one), relative paths made absolute
+   from the configuration's folder, `output`/`setuid`/`setgid`/`chroot` dropped, other
+   services left out. Only the configuration is copied: `cert`, `key` and `CAfile` keep
+   pointing at the user's files where they are;
 2. start the real `stunnel` binary with it, its log (stderr) captured into the folder;
 3. wait (bounded) until stunnel says it listens, or exits;
 4. connect to the accept port over plain TCP exactly as the FIX client does, and either
@@ -30,16 +31,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.cli.stunnel_copy import LOCAL, prepare_config
 from bot.engine import FixLogon, TunnelRun
 from bot.engine.net import FixSession
-from bot.engine.steps.stunnel import Option, Section, parse
 
-LOCAL = "127.0.0.1"
 STUNNEL_NAMES = ("stunnel", "stunnel4", "stunnel5")
-# Options of the user's configuration that the test run replaces or must not use.
-_DROPPED = {"foreground", "pid", "output", "syslog", "debug", "setuid", "setgid", "chroot"}
-_PATH_OPTIONS = {"cert", "key", "cafile", "capath", "crlfile", "crlpath", "include", "psksecrets"}
-_HEADER = "foreground = yes\npid =\ndebug = info\nsyslog = no\n"
 START_WAIT_MIN, START_WAIT_MAX = 3.0, 10.0  # seconds for stunnel to read its configuration and listen
 AFTER_TLS_WAIT = 0.7  # after "TLS connected", time for a TLS 1.3 server's refusal to arrive
 LOG_SETTLE = 1.0  # after our connection ends, time for stunnel to log the end of it
@@ -56,97 +52,6 @@ def find_stunnel() -> str | None:
         if path:
             return path
     return None
-
-
-@dataclass(frozen=True)
-class Prepared:
-    text: str
-    service: str | None
-    original_accept: str | None
-    connect: str | None
-    changes: tuple[str, ...]
-    error: str | None = None
-
-
-def _choose_service(services: list[Section], effective_connect: dict[str, str], endpoint: str | None) -> Section | None:
-    candidates = [s for s in services if s.get("accept") is not None]
-    if endpoint:
-        wanted = endpoint.strip().lower()
-        for svc in candidates:
-            if effective_connect.get(svc.name or "", "").lower() == wanted:
-                return svc
-    return candidates[0] if candidates else None
-
-
-def prepare_config(text: str, config_dir: Path, port: int, endpoint: str | None = None) -> Prepared:
-    """The test copy of the user's configuration (see the module docstring)."""
-    config = parse(text)
-    if any(p.kind == "pem_data" for p in config.problems):
-        return Prepared(
-            "", None, None, None, (),
-            "the configuration holds pasted certificate or key data, which stunnel cannot read there; fixcheck "
-            "does not copy it anywhere (step 7 shows the line)",
-        )
-    connects: dict[str, str] = {}
-    for svc in config.services:
-        found = config.effective_all(svc, "connect")
-        if found:
-            connects[svc.name or ""] = found[0].value
-    chosen = _choose_service(config.services, connects, endpoint)
-    if chosen is None:
-        return Prepared("", None, None, None, (), "the configuration has no [service] with an 'accept' line to test")
-    by_line: dict[int, Option] = {}
-    headers: dict[int, Section] = {}
-    for section in (config.globals, *config.services):
-        if section.name is not None:
-            headers[section.line] = section
-        for option in section.options:
-            by_line[option.line] = option
-    out: list[str] = []
-    changes: list[str] = ["foreground = yes", "pid = (none)", "debug = info", "syslog = no"]
-    dropped: set[str] = set()
-    absolute: list[str] = []
-    left_out = [f"[{s.name}]" for s in config.services if s is not chosen]
-    current: Section = config.globals
-    accept_done = False
-    original_accept: str | None = None
-    for number, raw in enumerate(text.splitlines(), start=1):
-        if number in headers:
-            current = headers[number]
-        if current is not chosen and current is not config.globals:
-            continue
-        opt = by_line.get(number)
-        if opt is None:
-            out.append(raw)
-            continue
-        if opt.key in _DROPPED:
-            dropped.add(opt.canonical)
-            continue
-        if opt.key == "accept" and current is chosen:
-            if not accept_done:
-                original_accept = opt.value
-                out.append(f"accept = {LOCAL}:{port}")
-                accept_done = True
-            continue
-        if opt.key in _PATH_OPTIONS and opt.value and not os.path.isabs(opt.value):
-            absolute.append(opt.canonical)
-            out.append(f"{opt.name} = {(config_dir / opt.value).absolute()}")
-            continue
-        out.append(raw)
-    changes.append(f"accept {original_accept} -> {LOCAL}:{port}")
-    if dropped:
-        changes.append("left out: " + ", ".join(sorted(dropped)))
-    if absolute:
-        changes.append("relative paths made absolute: " + ", ".join(absolute))
-    if left_out:
-        changes.append("other services left out: " + ", ".join(left_out))
-    return Prepared(
-        _HEADER + "\n".join(out) + "\n",
-        chosen.name,
-        original_accept,
-        connects.get(chosen.name or ""),
-        tuple(changes),
-    )
 
 
 def _free_port() -> int:
@@ -198,64 +103,80 @@ def run(
         )
     started_at = time.monotonic()
     name = config_path.name
-    config_dir = config_path.absolute().parent
     folder = Path(tempfile.mkdtemp(prefix="fixcheck-stunnel-"))
     try:
         os.chmod(folder, 0o700)
         port = _free_port()
-        prepared = prepare_config(config_data.decode("utf-8", "replace"), config_dir, port, endpoint)
+        prepared = prepare_config(config_data.decode("utf-8", "replace"), config_path.absolute().parent, port, endpoint)
         session = FixSession(logon, timeout, via="stunnel") if logon is not None else None
         if prepared.error is not None:
             return TunnelRun(name, False, error=prepared.error, fix=session.result if session else None)
-        conf = folder / "stunnel.conf"
-        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(prepared.text)
-        log_path = folder / "stunnel.log"
-        with log_path.open("wb") as log_file:
-            proc = subprocess.Popen(
-                [exe, str(conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                cwd=folder,
-                start_new_session=True,
-            )
-        exit_code: int | None = None
-        connected = False
-        error: str | None = None
-        try:
-            listening = _wait_listening(proc, log_path, port, max(START_WAIT_MIN, min(timeout, START_WAIT_MAX)))
-            if not listening:
-                if proc.poll() is None:
-                    error = "stunnel neither listened nor exited in time"
-            else:
-                connected, error = _connect_through(port, session, log_path, timeout)
-                time.sleep(0.05)
-                _wait_for(log_path, ("Connection closed", "Connection reset"), LOG_SETTLE, proc)
-        finally:
-            exit_code = _stop(proc)
-        log = _read(log_path)
+        outcome = _run_once(exe, folder, prepared.text, port, session, timeout)
         return TunnelRun(
             config_name=name,
-            started=listening,
-            log=log,
+            started=outcome.listening,
+            log=outcome.log,
             service=prepared.service,
             accept=f"{LOCAL}:{port}",
             original_accept=prepared.original_accept,
             connect=prepared.connect,
-            exit_code=exit_code if not listening else None,
-            connected=connected,
+            exit_code=outcome.exit_code if not outcome.listening else None,
+            connected=outcome.connected,
             bytes_sent=session.result.bytes_sent if session else 0,
             bytes_received=session.result.bytes_received if session else 0,
             fix=session.result if session else None,
             changes=prepared.changes,
             seconds=time.monotonic() - started_at,
-            error=error,
-            stunnel_version=_version(log),
+            error=outcome.error,
+            stunnel_version=_version(outcome.log),
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What one run of stunnel showed: did it listen, did our connection get through, its log."""
+
+    listening: bool
+    connected: bool
+    error: str | None
+    exit_code: int | None  # stunnel's own, when it had exited before it was stopped
+    log: str
+
+
+def _run_once(
+    exe: str, folder: Path, config_text: str, port: int, session: FixSession | None, timeout: float
+) -> _Outcome:
+    """Start stunnel with the test copy in `folder`, connect through it once, stop it (steps 2-5 above)."""
+    conf = folder / "stunnel.conf"
+    fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(config_text)
+    log_path = folder / "stunnel.log"
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [exe, str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            cwd=folder,
+            start_new_session=True,
+        )
+    connected = False
+    error: str | None = None
+    try:
+        listening = _wait_listening(proc, log_path, port, max(START_WAIT_MIN, min(timeout, START_WAIT_MAX)))
+        if not listening:
+            if proc.poll() is None:
+                error = "stunnel neither listened nor exited in time"
+        else:
+            connected, error = _connect_through(port, session, log_path, timeout)
+            time.sleep(0.05)
+            _wait_for(log_path, ("Connection closed", "Connection reset"), LOG_SETTLE, proc)
+    finally:
+        exit_code = _stop(proc)
+    return _Outcome(listening, connected, error, exit_code, _read(log_path))
 
 
 def _wait_listening(proc: subprocess.Popen[bytes], log_path: Path, port: int, seconds: float) -> bool:

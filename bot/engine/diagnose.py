@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import Unpack
 
 from bot.engine.certs import diagnosis_cache
 from bot.engine.context import Context, EndpointError, parse_endpoint
 from bot.engine.inputs import MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, FileFormat, InputFile, read_file
 from bot.engine.keyinfo import reset_cli_openssl_version, set_cli_openssl_version
-from bot.engine.net.fix import FixLogon
+from bot.engine.options import OptionChanges, Options, with_changes
 from bot.engine.report import Finding, InputSummary, Report, Status, StepResult, worst
 from bot.engine.roles import Onboarding, assign_roles
 from bot.engine.steps import STEPS
@@ -19,82 +20,46 @@ from bot.engine.tunnel import TunnelLogReading, TunnelRun
 
 
 def diagnose(
-    files: Sequence[tuple[str, bytes]],
-    *,
-    endpoint: str | None = None,
-    stunnel: tuple[str, bytes] | None = None,
-    timeout: float = 10.0,
-    now: dt.datetime | None = None,
-    stunnel_unreadable: Mapping[str, str] | None = None,
-    logon: FixLogon | None = None,
-    tunnel_run: TunnelRun | None = None,
-    file_modes: Mapping[str, int] | None = None,
-    addresses: Sequence[str] | None = None,
-    openssl_cli_version: str | None = None,
+    files: Sequence[tuple[str, bytes]], options: Options | None = None, /, **changes: Unpack[OptionChanges]
 ) -> Report:
     """Diagnose an mTLS onboarding from its files, as the guide's eight steps do.
 
-    `files` are `(name, bytes)` pairs; names only help to tell roles apart. `endpoint`
-    is `"HOST:PORT"` of the FIX server (steps 3 and 4), `stunnel` a configuration file
-    (step 7). Network access happens only in steps 3 and 4, bounded by `timeout`.
-    `now` fixes the clock (for tests); the default is the current time.
-    `stunnel_unreadable` maps paths named in the stunnel configuration (`cert`, `key`,
-    `CAfile`) that the front end tried to read and could not, to why ("not found");
-    the files it could read are passed in `files`, named by the path as written.
-    `logon` (beyond the guide): after a successful handshake with `endpoint`, send this
-    FIX Logon on the same connection and end with a Logout (step 4 reports the answer,
-    awaited for up to `timeout` seconds). `tunnel_run`: what the front end's run through
-    the user's own stunnel showed (steps 7 and 4); the engine itself starts no process.
-    `file_modes` maps names in `files` to the `st_mode` the front end saw when it read them
-    (step 5 warns about a private key other users can read); the engine never looks at
-    the filesystem itself.
-    `addresses`: the IP addresses `endpoint` resolved to when the front end checked it;
-    steps 3 and 4 then connect to exactly these (no second DNS lookup), while SNI and the
-    certificate-name check still use the endpoint's name.
-    `openssl_cli_version`: what the system's `openssl version` printed, if the front end
-    asked; named beside the engine's own OpenSSL wherever a verdict is OpenSSL's.
+    `files` are `(name, bytes)` pairs; names only help to tell roles apart. `options`
+    says what else to use (an endpoint to test, a stunnel configuration, what the front
+    end saw...; see `Options`). Keywords are shorthand for its fields and replace them:
+    `diagnose(files, endpoint="host:4490")` is `diagnose(files, Options(endpoint="host:4490"))`.
+    Network access happens only in steps 3 and 4, bounded by `options.timeout`.
     """
-    token = set_cli_openssl_version(openssl_cli_version)
+    chosen = with_changes(options, changes)
+    token = set_cli_openssl_version(chosen.openssl_cli_version)
     try:
         with diagnosis_cache():
-            return _diagnose(
-                files, endpoint, stunnel, timeout, now, stunnel_unreadable, logon, tunnel_run, file_modes, addresses
-            )
+            return _diagnose(files, chosen)
     finally:
         reset_cli_openssl_version(token)
 
 
-def _diagnose(
-    files: Sequence[tuple[str, bytes]],
-    endpoint: str | None,
-    stunnel: tuple[str, bytes] | None,
-    timeout: float,
-    now: dt.datetime | None,
-    stunnel_unreadable: Mapping[str, str] | None,
-    logon: FixLogon | None = None,
-    tunnel_run: TunnelRun | None = None,
-    file_modes: Mapping[str, int] | None = None,
-    addresses: Sequence[str] | None = None,
-) -> Report:
-    inputs, unread = _read_all(files, file_modes or {})
+def _diagnose(files: Sequence[tuple[str, bytes]], options: Options) -> Report:
+    inputs, unread = _read_all(files, options.file_modes or {})
+    tunnel_run, addresses = options.tunnel_run, options.addresses
     context = Context(
         onboarding=_roles(inputs),
-        timeout=max(0.1, float(timeout)),
-        now=now or dt.datetime.now(dt.UTC),
+        timeout=max(0.1, float(options.timeout)),
+        now=options.now or dt.datetime.now(dt.UTC),
         unread_files=unread,
-        logon=logon,
+        logon=options.logon,
         tunnel_run=tunnel_run,
         # Step 7 reads stunnel's log once; step 4 reports the handshake it shows.
         tunnel_log=None if tunnel_run is None else _tunnel_log(tunnel_run),
         addresses=None if addresses is None else tuple(str(a) for a in addresses),
     )
-    if stunnel is not None:
-        context.stunnel = _read_one(_clean_name(stunnel[0]), bytes(stunnel[1]))
-    if stunnel_unreadable is not None:
-        context.stunnel_unreadable = {str(k): str(v)[:200] for k, v in stunnel_unreadable.items()}
-    if endpoint is not None:
+    if options.stunnel is not None:
+        context.stunnel = _read_one(_clean_name(options.stunnel[0]), bytes(options.stunnel[1]))
+    if options.stunnel_unreadable is not None:
+        context.stunnel_unreadable = {str(k): str(v)[:200] for k, v in options.stunnel_unreadable.items()}
+    if options.endpoint is not None:
         try:
-            context.endpoint = parse_endpoint(endpoint)
+            context.endpoint = parse_endpoint(options.endpoint)
         except EndpointError as exc:
             context.endpoint_error = str(exc)
     for step in STEPS:

@@ -1,7 +1,7 @@
 """A small local mTLS server standing in for the exchange's FIX server (demo and tests).
 
     with local_mtls_server(server_files, client_ca_pem) as (host, port):
-        report = diagnose(files, endpoint=f"{host}:{port}")
+        report = diagnose(files, Options(endpoint=f"{host}:{port}"))
 
 It listens on 127.0.0.1 on an ephemeral port, requires a client certificate issued by
 `client_ca_pem` (the client's `ca.crt`, as the exchange registers it), and, like a FIX
@@ -16,7 +16,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -44,28 +44,66 @@ def local_mtls_server(
     Python's ssl module, which cannot send them). `tls_version` pins the protocol.
     A connection is closed after `idle_seconds` without data from the client.
     """
+    context = _server_context(server_files, client_ca_pem, tls_version)
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((host, 0))
+    listener.listen(16)
+    listener.settimeout(0.1)  # the accept loop looks at `stop` this often
+    port = int(listener.getsockname()[1])
+    server = _Server(context, listener, idle_seconds)
+    acceptor = threading.Thread(target=server.accept_loop, name="fixcheck-demo-server", daemon=True)
+    acceptor.start()
+    try:
+        yield host, port
+    finally:
+        server.stop.set()
+        acceptor.join(2.0)
+        listener.close()
+        for worker in server.workers:
+            worker.join(1.0)
+
+
+def _server_context(server_files: ServerFiles, client_ca_pem: bytes, tls_version: TlsVersion) -> ssl.SSLContext:
+    """The exchange's side of mTLS: its certificate, one TLS version, a client certificate required."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = context.maximum_version = _VERSIONS[tls_version]
     context.load_cert_chain(str(server_files.crt), str(server_files.key))
     context.load_verify_locations(cadata=client_ca_pem.decode("ascii", "replace"))
     context.verify_mode = ssl.CERT_REQUIRED
+    return context
 
-    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((host, 0))
-    listener.listen(16)
-    listener.settimeout(0.1)
-    port = int(listener.getsockname()[1])
-    stop = threading.Event()
-    workers: list[threading.Thread] = []
 
-    def serve(conn: socket.socket) -> None:
-        conn.settimeout(min(idle_seconds, 5.0))
+@dataclass
+class _Server:
+    """The accept loop and one worker thread a connection; setting `stop` ends them all."""
+
+    context: ssl.SSLContext
+    listener: socket.socket
+    idle_seconds: float
+    stop: threading.Event = field(default_factory=threading.Event)
+    workers: list[threading.Thread] = field(default_factory=list)
+
+    def accept_loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _addr = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            worker = threading.Thread(target=self.serve, args=(conn,), name="fixcheck-demo-conn", daemon=True)
+            worker.start()
+            self.workers.append(worker)
+
+    def serve(self, conn: socket.socket) -> None:
+        """Handshake, then read and ignore whatever the client sends until it leaves or idles out."""
+        conn.settimeout(min(self.idle_seconds, 5.0))
         try:
-            with context.wrap_socket(conn, server_side=True) as tls:
+            with self.context.wrap_socket(conn, server_side=True) as tls:
                 tls.settimeout(0.2)
                 waited = 0.0
-                while not stop.is_set() and waited < idle_seconds:
+                while not self.stop.is_set() and waited < self.idle_seconds:
                     try:
                         data = tls.recv(4096)
                     except TimeoutError:
@@ -78,29 +116,6 @@ def local_mtls_server(
             pass  # a refused client certificate ends here; the client sees the alert
         finally:
             conn.close()
-
-    def accept_loop() -> None:
-        while not stop.is_set():
-            try:
-                conn, _addr = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            worker = threading.Thread(target=serve, args=(conn,), name="fixcheck-demo-conn", daemon=True)
-            worker.start()
-            workers.append(worker)
-
-    acceptor = threading.Thread(target=accept_loop, name="fixcheck-demo-server", daemon=True)
-    acceptor.start()
-    try:
-        yield host, port
-    finally:
-        stop.set()
-        acceptor.join(2.0)
-        listener.close()
-        for worker in workers:
-            worker.join(1.0)
 
 
 @dataclass(frozen=True)

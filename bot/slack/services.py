@@ -11,9 +11,9 @@ import random
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, Unpack
 from urllib.parse import urlsplit
 
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler, ServerErrorRetryHandler
@@ -23,7 +23,7 @@ from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 from slack_sdk.webhook import WebhookClient
 
-from bot.engine import Report, diagnose
+from bot.engine import OptionChanges, Options, Report, diagnose
 from bot.slack.downloads import Downloader
 from bot.slack.jobs import RateLimiter, SeenEvents, Workers
 from bot.slack.settings import Settings
@@ -34,7 +34,13 @@ log = logging.getLogger(__name__)
 CONTEXT_KEY = "fixcheck"
 RESPONSE_URL_HOSTS = ("hooks.slack.com",)
 
-DiagnoseFn = Callable[..., Report]
+
+class DiagnoseFn(Protocol):
+    """`bot.engine.diagnose`'s signature: tests hand `Services` a stand-in of the same shape."""
+
+    def __call__(
+        self, files: Sequence[tuple[str, bytes]], options: Options | None = None, /, **changes: Unpack[OptionChanges]
+    ) -> Report: ...
 
 
 MAX_RETRY_AFTER = 30.0  # seconds: a worker never sleeps longer than this on one 429

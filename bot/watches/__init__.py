@@ -1,5 +1,8 @@
 """Expiry watches: the bot warns a channel before a client's FIX certificate expires.
 
+Used by the Slack bot (its listeners, `bot.slack.reminders` and the reminder thread),
+which hands it a diagnosed Report, a channel and a way to post; it imports no front end.
+
 - `facts`: the public facts of a diagnosed certificate (from a Report's step 8).
 - `rules`: reminder thresholds and renewal advice, as tables.
 - `schema`, `store`: the database (SQLite or PostgreSQL through SQLAlchemy Core).
