@@ -18,7 +18,7 @@ from urllib.error import URLError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.engine import FixLogon, OptionChanges, Report
+from bot.engine import FixLogon, Options, Report
 from bot.slack import endpoints, exposure, metrics, render
 from bot.slack.downloads import DownloadError, is_relevant
 from bot.slack.render import Message
@@ -244,17 +244,19 @@ def run_job(services: Services, job: Job, client: WebClient | None) -> None:
         warning = render.key_warning(Report((), ()), exposed)
         job.reply(render.render_text(f"{warning}\n{text}" if warning else text))
         return
-    options = OptionChanges(endpoint=endpoint, stunnel=job.stunnel, timeout=services.settings.probe_timeout)
-    if endpoint is not None:
-        options["addresses"] = addresses  # exactly the addresses check_target vetted: no second lookup
-    if job.logon is not None:
-        if endpoint is not None:
-            options["logon"] = job.logon
-        elif job.target is None:
-            notices.append("No FIX Logon sent: put the FIX server's HOST:PORT in the same message as `logon SENDER:TARGET`.")
+    if job.logon is not None and endpoint is None and job.target is None:
+        notices.append("No FIX Logon sent: put the FIX server's HOST:PORT in the same message as `logon SENDER:TARGET`.")
+    options = Options(
+        endpoint=endpoint,
+        stunnel=job.stunnel,
+        timeout=services.settings.probe_timeout,
+        # Exactly the addresses check_target vetted (no second lookup), and a Logon only to an
+        # endpoint the allow-list let through.
+        addresses=addresses if endpoint is not None else None,
+        logon=job.logon if endpoint is not None else None,
+    )
     started = time.monotonic()
-    # As keywords (the typed shorthand for an `Options`): only the options that apply are named.
-    report = services.diagnose(inputs, **options)
+    report = services.diagnose(inputs, options)
     _observe(report.verdict.value, report.to_dict()["first_failure"], endpoint, time.monotonic() - started)
     log.info(
         "diagnosed inputs=%d endpoint=%s verdict=%s first_failure=%s",

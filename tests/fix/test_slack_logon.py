@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 from typing import Any
 
-from bot.engine import FixLogon
+from bot.engine import FixLogon, Options
 from bot.slack import endpoints
 from bot.slack.parsing import find_logon, plain_text
 from bot.slack.work import Job, run_job
@@ -22,8 +23,8 @@ def test_find_logon() -> None:
 
 
 def _services(allowed: list[str], calls: list[dict[str, Any]]) -> Any:
-    def diagnose(inputs: object, **kwargs: Any) -> Any:
-        calls.append(kwargs)
+    def diagnose(inputs: object, options: Options) -> Any:
+        calls.append(dataclasses.asdict(options))
         return SimpleNamespace(verdict=SimpleNamespace(value="pass"), to_dict=lambda: {"first_failure": None})
 
     settings = SimpleNamespace(allowed_endpoints=allowed, probe_timeout=2.0, probes_per_minute=5)
@@ -54,4 +55,4 @@ def test_logon_passed_when_the_endpoint_is_allowed() -> None:
 
 def test_no_logon_when_the_endpoint_is_refused() -> None:
     calls, _replies = _run(["sandbox-fix.itbit.com:*"], endpoints.Target("127.0.0.1", 4490))
-    assert calls[0]["endpoint"] is None and "logon" not in calls[0]
+    assert calls[0]["endpoint"] is None and calls[0]["logon"] is None
