@@ -1,7 +1,7 @@
 """Step 7 findings from a run through the user's own stunnel (`TunnelRun`, made by the front end).
 
 Did stunnel accept the configuration, what did its log say (the same log analysis as a
-pasted log, `checks.check_log`), and did bytes cross the tunnel?
+pasted log, `checks_log.check_log`), and did bytes cross the tunnel?
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from bot.engine.report import Finding, Status
 from bot.engine.steps.stunnel import log as slog
-from bot.engine.steps.stunnel.checks import check_log
+from bot.engine.steps.stunnel.checks_log import check_log
 from bot.engine.tunnel import TunnelLogReading, TunnelRun
 
 LOG_NAME = "stunnel's log of the test run"
