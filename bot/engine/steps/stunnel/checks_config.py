@@ -14,17 +14,15 @@ from bot.engine.report import Finding, Status
 from bot.engine.steps.stunnel.checks_files import file_findings
 from bot.engine.steps.stunnel.checks_service import service_findings
 from bot.engine.steps.stunnel.config import (
-    MAX_LINES,
-    REPEATABLE,
     Option,
     StunnelConfig,
-    debug_level,
     is_ip,
     is_loopback,
     parse,
     parse_address,
     placeholder_in,
 )
+from bot.engine.steps.stunnel.options import MAX_LINES, REPEATABLE, debug_level
 
 _PROBLEM_CODES = {
     "syntax": "stunnel.syntax",

@@ -55,8 +55,7 @@ def _pid_file(name: str, path: str, ev: Mapping[str, object]) -> Finding:
         Status.FAIL,
         f"{name}: stunnel could not create its pid file {path} ('Cannot create pid file') and exited: the folder "
         f"{folder} does not exist or is not writable by the user stunnel runs as.",
-        f"Create the folder (mkdir -p {shlex.quote(folder)}) or write `pid =` (no pid file), then start stunnel "
-        "again.",
+        f"Create the folder (mkdir -p {shlex.quote(folder)}) or write `pid =` (no pid file), then start stunnel again.",
         (f"ls -ld {shlex.quote(folder)}",),
         {**ev, "path": path},
     )
@@ -101,7 +100,9 @@ def _name_check_failed(name: str, subject: str, ev: Mapping[str, object]) -> Fin
         f"{name}: stunnel rejected the exchange's certificate ({subject}): 'CERT: Subject checks failed': "
         "checkHost/checkIP is not a name this certificate holds. The chain itself was not the problem.",
         f"Write a checkHost/checkIP the certificate holds{example}; step 4 (--connect HOST:PORT) lists its names.",
-        ("openssl s_client -connect HOST:PORT </dev/null 2>/dev/null | openssl x509 -noout -subject -ext subjectAltName",),
+        (
+            "openssl s_client -connect HOST:PORT </dev/null 2>/dev/null | openssl x509 -noout -subject -ext subjectAltName",
+        ),
         {**ev, "rejected_subject": subject},
     )
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from bot.engine.steps.stunnel.log_rules import ALERTS, COUNT_FIELDS, LOG_RULES, LogRule
+from bot.engine.steps.stunnel.log_rules import COUNT_FIELDS, LOG_RULES, LogRule
+from bot.engine.steps.stunnel.tls_alerts import ALERTS
 
 _LOG_LINE = re.compile(r"LOG(?P<level>[0-7])\[(?P<thread>[^\]]*)\]:\s?(?P<msg>.*)$")
 _EARLY_LINE = re.compile(r"^\[(?P<mark>[!:. ])\]\s(?P<msg>.*)$")

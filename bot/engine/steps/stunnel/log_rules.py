@@ -17,7 +17,7 @@ ones only add to its count): give rows that say the same thing the same kind.
 Besides named groups, `fields` may name values the reader (`log.py`) takes from elsewhere:
 `what` and `path` from the last 'Loading certificate/private key from file' line, `reason`
 from the last 'CERT: Pre-verification error' line, `where` (the configuration line a
-message quotes, `line N: TEXT`) and `number` (the alert's number, from `ALERTS`). Messages
+message quotes, `line N: TEXT`) and `number` (the alert's number, from `tls_alerts.ALERTS`). Messages
 may also use `{said}`: the line's last part, after its last ': '.
 
 Rules that read a line together with other lines, the configuration or step 4 are not rows:
@@ -31,25 +31,7 @@ from dataclasses import dataclass
 
 from bot.engine.net.tables import CLIENT_CERT_ALERTS
 from bot.engine.report import Status
-
-# TLS alert names as OpenSSL prints them, and their numbers (RFC 8446 section 6).
-ALERTS: dict[str, int] = {
-    "handshake failure": 40,
-    "bad certificate": 42,
-    "unsupported certificate": 43,
-    "certificate revoked": 44,
-    "certificate expired": 45,
-    "certificate unknown": 46,
-    "illegal parameter": 47,
-    "unknown ca": 48,
-    "access denied": 49,
-    "decrypt error": 51,
-    "protocol version": 70,
-    "insufficient security": 71,
-    "internal error": 80,
-    "certificate required": 116,
-    "unrecognized name": 112,
-}
+from bot.engine.steps.stunnel.tls_alerts import ALERTS, alert_line
 
 # Evidence fields that are counts (ints in the JSON report), not text.
 COUNT_FIELDS = frozenset({"to_tls", "to_socket"})
@@ -70,14 +52,6 @@ class LogRule:
     after: str | None = None  # "loading": only after a 'Loading ... from file' line; "handshake": only
     # on a connection whose handshake completed ('TLS connected')
     constants: tuple[tuple[str, str], ...] = ()  # fixed evidence, after `fields`
-
-
-def _alert_line(numbers: set[int]) -> re.Pattern[str]:
-    """An SSL_connect/read/write error that names one of these alerts ('... sslv3 alert bad certificate')."""
-    names = "|".join(re.escape(n) for n, num in ALERTS.items() if num in numbers)
-    return re.compile(
-        rf"^(?=(?P<call>SSL_(?:connect|read|write)[^:]*)).*?alert [a-z ]*?(?P<alert>{names})\s*(?:$|:|\()"
-    )
 
 
 _OTHER_CLIENT_CERT_ALERTS = set(CLIENT_CERT_ALERTS) - {116}
@@ -102,9 +76,7 @@ _HUNG_UP_FIX = (
     "exchange your public IP address (curl -s https://checkip.amazonaws.com)."
 )
 _HUNG_UP_CMD = "openssl s_client -connect HOST:PORT </dev/null"
-_UNTRUSTED = (
-    "; step 4). CAfile does not hold the exchange's server CA (often: it holds your own ca.crt)."
-)
+_UNTRUSTED = "; step 4). CAfile does not hold the exchange's server CA (often: it holds your own ca.crt)."
 _UNTRUSTED_FIX = "CAfile = /full/path/to/itbit-ca.pem, the certificate copied from the onboarding page."
 _UNTRUSTED_CMD = "openssl s_client -connect HOST:PORT -CAfile itbit-ca.pem </dev/null"
 _CONFIG_LINE = re.compile(r"Illegal socket option|needs to be either 'yes' or 'no'|No '=' found|Illegal ")
@@ -205,7 +177,7 @@ LOG_RULES: tuple[LogRule, ...] = (
         re.compile(r'Either "verifyChain" or "verifyPeer" has to be enabled'),
         "stunnel.log_checkhost_without_verify",
         Status.FAIL,
-        "stunnel refused checkHost/checkIP without verification ('Either \"verifyChain\" or \"verifyPeer\" has to "
+        'stunnel refused checkHost/checkIP without verification (\'Either "verifyChain" or "verifyPeer" has to '
         "be enabled').",
         "Add verifyChain = yes with CAfile = the exchange's server CA (itbit-ca.pem).",
     ),
@@ -306,7 +278,7 @@ LOG_RULES: tuple[LogRule, ...] = (
     ),
     LogRule(
         "alert",
-        _alert_line({116}),
+        alert_line({116}),
         "stunnel.log_client_cert_rejected",
         Status.FAIL,
         "the exchange rejected the client certificate: '{alert}' alert ({number}) on {call} (step 4). No certificate "
@@ -317,7 +289,7 @@ LOG_RULES: tuple[LogRule, ...] = (
     ),
     LogRule(
         "alert",
-        _alert_line(_OTHER_CLIENT_CERT_ALERTS),
+        alert_line(_OTHER_CLIENT_CERT_ALERTS),
         "stunnel.log_client_cert_rejected",
         Status.FAIL,
         "the exchange rejected the client certificate: '{alert}' alert ({number}) on {call} (step 4). The server "
@@ -329,7 +301,7 @@ LOG_RULES: tuple[LogRule, ...] = (
     ),
     LogRule(
         "alert",
-        _alert_line(_NON_CERT_ALERTS),
+        alert_line(_NON_CERT_ALERTS),
         "stunnel.log_tls_alert",
         Status.FAIL,
         "the TLS handshake failed with the server's '{alert}' alert ({number}) on {call} (step 4).",
