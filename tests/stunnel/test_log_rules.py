@@ -16,7 +16,7 @@ import pytest
 from bot.engine import Status, diagnose
 from bot.engine.steps.stunnel import log as slog
 from bot.engine.steps.stunnel.checks_log import check_log
-from bot.engine.steps.stunnel.log_rules import LOG_RULES
+from bot.engine.steps.stunnel.log_rules import AFTER, LOG_RULES, READER_FIELDS, LogRule
 
 
 @dataclass(frozen=True)
@@ -287,3 +287,13 @@ def test_a_pasted_log_reaches_the_table_through_diagnose() -> None:
     report = diagnose([("stunnel.log", log.encode())])
     codes = {f.code: f.status for r in report.steps for f in r.findings}
     assert codes.get("stunnel.log_tls_alert") is Status.FAIL
+
+
+@pytest.mark.parametrize("row", LOG_RULES, ids=lambda r: r.kind)
+def test_a_row_names_only_values_it_has(row: LogRule) -> None:
+    groups = set(row.pattern.groupindex)
+    assert row.after is None or row.after in AFTER
+    assert set(row.fields) <= groups | READER_FIELDS
+    values = dict.fromkeys([*groups, *row.fields, "said"], "x")
+    for text in (row.message, row.remediation or "", *row.commands):
+        text.format(**values)  # a KeyError names a field the row does not have

@@ -36,7 +36,7 @@ def check_log(text: str, name: str) -> list[Finding]:
         decided, finding = log_override(event, events, name)  # rules that cross-check the rest of the log
         if not decided:
             said_by_cause = event.kind == "config_failed" and bool(kinds & _CAUSES_OF_CONFIG_FAILED)
-            finding = None if said_by_cause else row_finding(event, name)
+            finding = None if said_by_cause else _row_finding(event, name)
         if finding is not None:
             out.append(finding)
     if not out:
@@ -52,7 +52,7 @@ def check_log(text: str, name: str) -> list[Finding]:
     return out
 
 
-def row_finding(event: slog.Event, name: str) -> Finding | None:
+def _row_finding(event: slog.Event, name: str) -> Finding | None:
     """The finding of the row that read `event`'s first line (None for a line with no row)."""
     rule = event.rule
     if rule is None:

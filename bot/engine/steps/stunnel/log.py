@@ -24,8 +24,9 @@ _LOG_LINE = re.compile(r"LOG(?P<level>[0-7])\[(?P<thread>[^\]]*)\]:\s?(?P<msg>.*
 _EARLY_LINE = re.compile(r"^\[(?P<mark>[!:. ])\]\s(?P<msg>.*)$")
 _MARK_LEVEL = {"!": 3, ":": 4, ".": 5, " ": 6}
 
-# Lines with no row of their own in LOG_RULES, read before the rows: what they mean depends on
-# other lines or on step 4, so the rules in `cross_log.py` decide (event kind, pattern).
+# Lines without a row in LOG_RULES, read before the rows (event kind, pattern): the finding for
+# `pid_file` is made in `cross_log.py` (it computes the folder to create from the path); the
+# others make no finding of their own, they tell the rules there how to read other lines.
 CONTEXT_LINES: tuple[tuple[str, re.Pattern[str]], ...] = (
     # stunnel 5.68 exits at start-up when the pid file's folder is missing or not writable.
     ("pid_file", re.compile(r"^Cannot (?:create|write) pid file (?P<path>\S+)$")),

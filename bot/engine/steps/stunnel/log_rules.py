@@ -49,9 +49,19 @@ class LogRule:
     remediation: str | None
     commands: tuple[str, ...] = ()
     fields: tuple[str, ...] = ()  # the values added to the finding's evidence, in this order
-    after: str | None = None  # "loading": only after a 'Loading ... from file' line; "handshake": only
-    # on a connection whose handshake completed ('TLS connected')
+    after: str | None = None  # the row reads the line only after: see `AFTER`
     constants: tuple[tuple[str, str], ...] = ()  # fixed evidence, after `fields`
+
+
+# What `LogRule.after` may name: the earlier line a row needs (else the next rows are tried).
+AFTER = {
+    "loading": "a 'Loading certificate/private key from file' line",
+    "preverify": "a 'CERT: Pre-verification error' line",
+    "handshake": "'TLS connected' on the same connection",
+}
+# The fields a row may name that are not named groups of its pattern: the reader (`log.py`)
+# takes them from earlier lines or derives them from the line (see the module docstring).
+READER_FIELDS = frozenset({"what", "path", "reason", "where", "number"})
 
 
 _OTHER_CLIENT_CERT_ALERTS = set(CLIENT_CERT_ALERTS) - {116}
