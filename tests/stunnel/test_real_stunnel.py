@@ -14,7 +14,7 @@ import pytest
 
 from bot.engine import Status, diagnose
 from bot.engine.context import Endpoint
-from bot.engine.steps.stunnel.checks import check_log
+from bot.engine.steps.stunnel.checks_log import check_log
 from bot.engine.steps.stunnel.generate import client_config, config_for_files
 from tests.stunnel.conftest import StunnelPki, read
 from tests.stunnel.helpers import LOCAL, EchoServer, StunnelRun, free_port, run_stunnel, stunnel_exe

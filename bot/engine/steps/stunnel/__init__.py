@@ -3,10 +3,16 @@
 Everything the engine knows about stunnel lives in this package:
 
 - `step`: the step itself (`NUMBER`, `TITLE`, `run`);
-- `config`: the reader of configuration files (stunnel's own syntax and its option table);
-- `log`: the reader of stunnel's log output;
-- `checks`: configuration and log findings;
-- `cross`: checks of the configuration against the files and the endpoint;
+- `config`: the reader of configuration files (stunnel's own syntax), and `options`: stunnel's
+  options and the table of what each one's value must be (`VALUE_RULES`);
+- `checks_config`: the findings about a whole configuration file, with `checks_service` (each
+  `[service]`), `verification` (is the server's certificate checked) and `checks_files` (what
+  the files behind cert, key and CAfile hold);
+- `log`: the reader of stunnel's log output; `log_rules`: the table of known log lines and
+  their findings (`LOG_RULES`), with `tls_alerts` (the alerts those lines name);
+  `checks_log`: the findings of a log;
+- `cross`: checks of the configuration against the front end's view and step 4, and
+  `cross_log`: log findings read with the rest of the log and with step 4;
 - `once`: findings said once per report, however many services repeat them;
 - `run`: findings from a run through the real stunnel (`TunnelRun`, made by the CLI);
 - `generate`: the known-good client configuration (`fixcheck stunnel-config`).

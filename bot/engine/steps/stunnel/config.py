@@ -15,193 +15,18 @@ stunnel's rules, as observed with stunnel 5.68 and its manual (stunnel.8):
 
 from __future__ import annotations
 
-import difflib
-import functools
 import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-GLOBAL_ONLY: tuple[str, ...] = (
-    "chroot",
-    "compression",
-    "EGD",
-    "engine",
-    "engineCtrl",
-    "engineDefault",
-    "fips",
-    "foreground",
-    "iconActive",
-    "iconError",
-    "iconIdle",
-    "log",
-    "output",
-    "pid",
-    "RNDbytes",
-    "RNDfile",
-    "RNDoverwrite",
-    "syslog",
-    "taskbar",
-)
-SERVICE_LEVEL: tuple[str, ...] = (
-    "accept",
-    "CAengine",
-    "CApath",
-    "CAfile",
-    "cert",
-    "checkEmail",
-    "checkHost",
-    "checkIP",
-    "ciphers",
-    "ciphersuites",
-    "client",
-    "config",
-    "connect",
-    "CRLpath",
-    "CRLfile",
-    "curves",
-    "debug",
-    "delay",
-    "engineId",
-    "engineNum",
-    "exec",
-    "execArgs",
-    "failover",
-    "ident",
-    "include",
-    "key",
-    "libwrap",
-    "local",
-    "logId",
-    "OCSP",
-    "OCSPaia",
-    "OCSPflag",
-    "OCSPnonce",
-    "options",
-    "protocol",
-    "protocolAuthentication",
-    "protocolDomain",
-    "protocolHeader",
-    "protocolHost",
-    "protocolPassword",
-    "protocolUsername",
-    "PSKidentity",
-    "PSKsecrets",
-    "pty",
-    "redirect",
-    "renegotiation",
-    "requireCert",
-    "reset",
-    "retry",
-    "securityLevel",
-    "service",
-    "setgid",
-    "setuid",
-    "sessionCacheSize",
-    "sessionCacheTimeout",
-    "sessionResume",
-    "sessiond",
-    "sni",
-    "socket",
-    "sslVersion",
-    "sslVersionMax",
-    "sslVersionMin",
-    "stack",
-    "ticketKeySecret",
-    "ticketMacSecret",
-    "TIMEOUTbusy",
-    "TIMEOUTclose",
-    "TIMEOUTconnect",
-    "TIMEOUTidle",
-    "transparent",
-    "verify",
-    "verifyChain",
-    "verifyPeer",
-)
-# Options that may be given several times, each adding a value.
-REPEATABLE = frozenset(
-    o.lower()
-    for o in ("connect", "socket", "checkHost", "checkIP", "checkEmail", "options", "config", "OCSPflag", "sni")
-)
-# Options that name a file stunnel reads while loading its configuration.
-FILE_OPTIONS: tuple[str, ...] = ("cert", "key", "CAfile")
-
-_CANONICAL = {o.lower(): o for o in GLOBAL_ONLY + SERVICE_LEVEL}
-_GLOBAL_ONLY_LOWER = frozenset(o.lower() for o in GLOBAL_ONLY)
-
-_YES_NO = frozenset(
-    o.lower()
-    for o in (
-        "client",
-        "delay",
-        "libwrap",
-        "OCSPaia",
-        "OCSPnonce",
-        "pty",
-        "renegotiation",
-        "requireCert",
-        "reset",
-        "retry",
-        "sessionResume",
-        "verifyChain",
-        "verifyPeer",
-        "RNDoverwrite",
-        "syslog",
-        "taskbar",
-        "fips",
-    )
-)
-_CHOICES: dict[str, tuple[str, ...]] = {
-    "foreground": ("yes", "quiet", "no"),
-    "log": ("append", "overwrite"),
-    "failover": ("rr", "prio"),
-    "transparent": ("none", "source", "destination", "both", "yes", "no"),
-    "sslversion": ("all", "SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"),
-    "sslversionmax": ("all", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"),
-    "sslversionmin": ("all", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"),
-    "logid": ("sequential", "unique", "thread", "process"),
-}
-_NUMERIC = frozenset(
-    o.lower()
-    for o in (
-        "RNDbytes",
-        "securityLevel",
-        "sessionCacheSize",
-        "sessionCacheTimeout",
-        "stack",
-        "TIMEOUTbusy",
-        "TIMEOUTclose",
-        "TIMEOUTconnect",
-        "TIMEOUTidle",
-        "engineNum",
-        "verify",
-    )
-)
-DEBUG_LEVELS = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
-SOCKET_OPTIONS = (
-    "SO_DEBUG",
-    "SO_DONTROUTE",
-    "SO_KEEPALIVE",
-    "SO_LINGER",
-    "SO_OOBINLINE",
-    "SO_RCVBUF",
-    "SO_SNDBUF",
-    "SO_RCVLOWAT",
-    "SO_SNDLOWAT",
-    "SO_RCVTIMEO",
-    "SO_SNDTIMEO",
-    "SO_REUSEADDR",
-    "SO_REUSEPORT",
-    "SO_BINDTODEVICE",
-    "TCP_KEEPCNT",
-    "TCP_KEEPIDLE",
-    "TCP_KEEPINTVL",
-    "IP_TOS",
-    "IP_TTL",
-    "TCP_MAXSEG",
-    "TCP_NODELAY",
-    "IP_FREEBIND",
-    "IPV6_V6ONLY",
+from bot.engine.steps.stunnel.options import (
+    CANONICAL,
+    GLOBAL_ONLY_LOWER,
+    MAX_LINES,
+    VALUE_RULES,
+    closest_option,
+    socket_problem,
 )
 
 # Text the guide's example (or any template) leaves for the user to fill in.
@@ -224,7 +49,7 @@ class Option:
     @property
     def canonical(self) -> str:
         """The manual's spelling of the name (the written one when unknown)."""
-        return _CANONICAL.get(self.key, self.name)
+        return CANONICAL.get(self.key, self.name)
 
 
 @dataclass(frozen=True)
@@ -270,7 +95,7 @@ class StunnelConfig:
         own = service.get(key)
         if own is not None:
             return own
-        return self.globals.get(key) if key.lower() not in _GLOBAL_ONLY_LOWER else None
+        return self.globals.get(key) if key.lower() not in GLOBAL_ONLY_LOWER else None
 
     def effective_all(self, service: Section, key: str) -> list[Option]:
         own = service.all(key)
@@ -346,7 +171,6 @@ def parse(text: str) -> StunnelConfig:
     return StunnelConfig(glob, services, problems)
 
 
-MAX_LINES = 10_000  # a real configuration has dozens; the rest is not read
 MAX_PROBLEMS = 50  # problems kept per configuration; more are only counted
 _PEM_DATA = re.compile(
     r"^(?:[A-Za-z0-9+/]{16,}={0,2}|.*-----(?:BEGIN|END) [A-Z0-9 ]+-----.*|Proc-Type:.*|DEK-Info:.*)$"
@@ -363,38 +187,19 @@ def _add(problems: list[Problem], problem: Problem) -> None:
         problems.append(problem)
 
 
-@functools.lru_cache(maxsize=1024)
-def _closest_option(key: str) -> str | None:
-    """The known option nearest to a misspelled one (difflib is slow: ask once per name)."""
-    close = difflib.get_close_matches(key, list(_CANONICAL), n=1, cutoff=0.7)
-    return close[0] if close else None
-
-
 def _guess_fix(line: str) -> str | None:
     parts = line.split(None, 1)
-    if len(parts) == 2 and parts[0].lower() in _CANONICAL:
-        return f"{_CANONICAL[parts[0].lower()]} = {parts[1].lstrip(':').strip()}"
+    if len(parts) == 2 and parts[0].lower() in CANONICAL:
+        return f"{CANONICAL[parts[0].lower()]} = {parts[1].lstrip(':').strip()}"
     return None
 
 
 def _check_option(option: Option, section: Section, problems: list[Problem]) -> None:
-    key, value = option.key, option.value
-    if key not in _CANONICAL:
-        nearest = _closest_option(key)
-        hint = f"did you mean {_CANONICAL[nearest]}?" if nearest else "see `man stunnel` for the option names"
-        fix = f"{_CANONICAL[nearest]} = {value}" if nearest else None
-        _add(
-            problems,
-            Problem(
-                "unknown_option",
-                option.line,
-                option.raw,
-                f"'{option.name}' is not a stunnel option ({hint}); stunnel refuses the whole configuration",
-                fix,
-            ),
-        )
+    """Add to `problems` what stunnel would refuse in `option`, in the order stunnel reads the line."""
+    if option.key not in CANONICAL:
+        _add(problems, _unknown(option))
         return
-    if section.name is not None and key in _GLOBAL_ONLY_LOWER:
+    if section.name is not None and option.key in GLOBAL_ONLY_LOWER:
         _add(
             problems,
             Problem(
@@ -403,93 +208,64 @@ def _check_option(option: Option, section: Section, problems: list[Problem]) -> 
                 option.raw,
                 f"'{option.canonical}' is a global option: inside {section.label} stunnel refuses it "
                 '("Specified option name is not valid here")',
-                f"move '{option.canonical} = {value}' above the first [section]",
+                f"move '{option.canonical} = {option.value}' above the first [section]",
             ),
         )
+    value = _without_comment(option, problems)
+    problem = _value_problem(option, value)
+    if problem is not None:
+        _add(problems, problem)
+
+
+def _unknown(option: Option) -> Problem:
+    nearest = closest_option(option.key)
+    hint = f"did you mean {CANONICAL[nearest]}?" if nearest else "see `man stunnel` for the option names"
+    return Problem(
+        "unknown_option",
+        option.line,
+        option.raw,
+        f"'{option.name}' is not a stunnel option ({hint}); stunnel refuses the whole configuration",
+        f"{CANONICAL[nearest]} = {option.value}" if nearest else None,
+    )
+
+
+# Options whose values may hold ';' or '#' after a blank (a command line, a header, a cipher list).
+_COMMENT_CHARS_ALLOWED = ("execargs", "protocolheader", "ciphers", "ciphersuites")
+
+
+def _without_comment(option: Option, problems: list[Problem]) -> str:
+    """The value without what looks like a trailing comment (stunnel has none: it reads it as value)."""
+    value = option.value
     comment = re.search(r"\s[;#]", value)
-    if comment and key not in ("execargs", "protocolheader", "ciphers", "ciphersuites"):
-        clean = value[: comment.start()].strip()
-        _add(
-            problems,
-            Problem(
-                "inline_comment",
-                option.line,
-                option.raw,
-                f"stunnel has no comments after a value: '{option.canonical}' is read as '{value}'",
-                f"{option.canonical} = {clean}",
-            ),
-        )
-        value = clean
-    if key in _YES_NO and value.lower() not in ("yes", "no"):
-        _add(
-            problems,
-            Problem(
-                "bad_value",
-                option.line,
-                option.raw,
-                f"'{option.canonical}' takes yes or no, not '{value}'; stunnel refuses the configuration",
-                f"{option.canonical} = yes",
-            ),
-        )
-    elif key in _CHOICES and value.lower() not in (c.lower() for c in _CHOICES[key]):
-        choices = " | ".join(_CHOICES[key])
-        _add(
-            problems,
-            Problem(
-                "bad_value",
-                option.line,
-                option.raw,
-                f"'{option.canonical}' takes {choices}, not '{value}'",
-                f"{option.canonical} = {_CHOICES[key][0]}",
-            ),
-        )
-    elif key in _NUMERIC and not value.isdigit():
-        _add(
-            problems,
-            Problem("bad_value", option.line, option.raw, f"'{option.canonical}' takes a number, not '{value}'"),
-        )
-    elif key == "debug" and debug_level(value) is None:
-        _add(
-            problems,
-            Problem(
-                "bad_value",
-                option.line,
-                option.raw,
-                f"debug takes [facility.]level (0-7 or {', '.join(DEBUG_LEVELS)}), not '{value}'",
-                "debug = info",
-            ),
-        )
-    elif key == "socket":
+    if not comment or option.key in _COMMENT_CHARS_ALLOWED:
+        return value
+    clean = value[: comment.start()].strip()
+    _add(
+        problems,
+        Problem(
+            "inline_comment",
+            option.line,
+            option.raw,
+            f"stunnel has no comments after a value: '{option.canonical}' is read as '{value}'",
+            f"{option.canonical} = {clean}",
+        ),
+    )
+    return clean
+
+
+def _value_problem(option: Option, value: str) -> Problem | None:
+    """The option's value against its row of `VALUE_RULES` (and `socket` against `socket_problem`)."""
+    rule = VALUE_RULES.get(option.key)
+    if rule is not None:
+        if rule.valid(value):
+            return None
+        fields = {"option": option.canonical, "value": value}
+        fix = rule.fix.format(**fields) if rule.fix is not None else None
+        return Problem("bad_value", option.line, option.raw, rule.message.format(**fields), fix)
+    if option.key == "socket":
         message = socket_problem(value)
         if message:
-            _add(problems, Problem("bad_socket", option.line, option.raw, message, "socket = l:TCP_NODELAY=1"))
-
-
-def debug_level(value: str) -> int | None:
-    """stunnel's `debug = [facility.]level` as a number 0-7; None when invalid."""
-    level = value.rsplit(".", 1)[-1].strip().lower()
-    if level.isdigit():
-        return int(level) if int(level) <= 7 else None
-    if level == "error":
-        return 3
-    if level == "warn":
-        return 4
-    return DEBUG_LEVELS.index(level) if level in DEBUG_LEVELS else None
-
-
-def socket_problem(value: str) -> str | None:
-    """Why `socket = value` is malformed (stunnel: "Illegal socket option"), or None."""
-    m = re.fullmatch(r"\s*([alrALR])\s*:\s*([A-Za-z0-9_]+)\s*=\s*(\S+)\s*", value)
-    if not m:
-        return (
-            f"'socket = {value}' is malformed: it must be a|l|r:OPTION=VALUE (a: accepting socket, "
-            "l: local, r: remote), e.g. socket = l:TCP_NODELAY=1; stunnel refuses it (Illegal socket option)"
-        )
-    name = m.group(2).upper()
-    if name not in SOCKET_OPTIONS:
-        close = difflib.get_close_matches(name, SOCKET_OPTIONS, n=1, cutoff=0.7)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        return f"'{m.group(2)}' is not a socket option stunnel knows{hint}; stunnel refuses it (Illegal socket option)"
+            return Problem("bad_socket", option.line, option.raw, message, "socket = l:TCP_NODELAY=1")
     return None
 
 

@@ -103,6 +103,36 @@ def server_certificate(files: Sequence[tuple[str, bytes]], endpoint: Endpoint, t
     return probe.tls.server_chain[0]
 
 
+def _files_by_role(files: Sequence[tuple[str, bytes]]) -> tuple[str, str | None, str, list[str]]:
+    """`(cert, key or None when cert holds it, cafile, notes)` among `files`; `StunnelConfigError` if one lacks."""
+    inputs = []
+    seen: set[str] = set()
+    for name, data in files:
+        if name not in seen:
+            seen.add(name)
+            inputs.append(read_file(name, data))
+    ob = assign_roles(inputs)
+    if ob.client_cert_file is None:
+        raise StunnelConfigError(
+            "no client certificate among the files: give fix.itbit.pem (host.crt + host.key) or host.crt and host.key"
+        )
+    if ob.client_key_file is None:
+        raise StunnelConfigError(
+            f"no private key for {ob.client_cert_file}: give host.key, or fix.itbit.pem (cat host.crt host.key)"
+        )
+    if ob.server_ca_file is None or ob.server_ca_file == ob.client_ca_file:
+        raise StunnelConfigError(
+            "no exchange server CA among the files: save the certificate from the onboarding page as itbit-ca.pem "
+            "and add it (your own ca.crt is not the server's CA)"
+        )
+    cert = ob.client_cert_file
+    key = None if ob.client_key_file == ob.client_cert_file else ob.client_key_file
+    notes = []
+    if ob.roles.get(ob.client_cert_file) is not Role.CLIENT_BUNDLE and key is not None:
+        notes.append(f"certificate and key are separate files: cert = {cert}, key = {key}")
+    return cert, key, ob.server_ca_file, notes
+
+
 @dataclass
 class GeneratedConfig:
     text: str
@@ -133,32 +163,7 @@ def config_for_files(
     Raises `StunnelConfigError` when the files lack a client certificate, its key or the
     exchange's server CA.
     """
-    inputs = []
-    seen: set[str] = set()
-    for name, data in files:
-        if name not in seen:
-            seen.add(name)
-            inputs.append(read_file(name, data))
-    ob = assign_roles(inputs)
-    if ob.client_cert_file is None:
-        raise StunnelConfigError(
-            "no client certificate among the files: give fix.itbit.pem (host.crt + host.key) or host.crt and host.key"
-        )
-    if ob.client_key_file is None:
-        raise StunnelConfigError(
-            f"no private key for {ob.client_cert_file}: give host.key, or fix.itbit.pem (cat host.crt host.key)"
-        )
-    if ob.server_ca_file is None or ob.server_ca_file == ob.client_ca_file:
-        raise StunnelConfigError(
-            "no exchange server CA among the files: save the certificate from the onboarding page as itbit-ca.pem "
-            "and add it (your own ca.crt is not the server's CA)"
-        )
-    cert = ob.client_cert_file
-    key = None if ob.client_key_file == ob.client_cert_file else ob.client_key_file
-    cafile = ob.server_ca_file
-    notes = []
-    if ob.roles.get(ob.client_cert_file) is not Role.CLIENT_BUNDLE and key is not None:
-        notes.append(f"certificate and key are separate files: cert = {cert}, key = {key}")
+    cert, key, cafile, notes = _files_by_role(files)
     check = check_line(endpoint.host, server_cert, str(endpoint))
     if server_cert_read and server_cert is None:
         notes.append(f"could not read the server's certificate from {endpoint}: {check[1]}")

@@ -6,51 +6,38 @@ stunnel 5 writes two formats, both recognised here:
 - before that (errors while reading the configuration): `[!] message`, where the mark
   is `!` error, `:` warning, `.` notice, ` ` info/debug.
 
-The patterns below are stunnel 5.68's own messages (produced by real runs in the
-tests), matched on the message text rather than on OpenSSL's file/line details.
+The patterns are stunnel 5.68's own messages (produced by real runs in the tests),
+matched on the message text rather than on OpenSSL's file/line details. The lines that
+make a finding are the rows of `log_rules.LOG_RULES`; this module reads the lines, keeps
+what earlier lines said, and names each line's row.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from bot.engine.steps.stunnel.log_rules import COUNT_FIELDS, LOG_RULES, LogRule
+from bot.engine.steps.stunnel.tls_alerts import ALERTS
 
 _LOG_LINE = re.compile(r"LOG(?P<level>[0-7])\[(?P<thread>[^\]]*)\]:\s?(?P<msg>.*)$")
 _EARLY_LINE = re.compile(r"^\[(?P<mark>[!:. ])\]\s(?P<msg>.*)$")
 _MARK_LEVEL = {"!": 3, ":": 4, ".": 5, " ": 6}
 
-# TLS alert names as OpenSSL prints them, and their numbers (RFC 8446 section 6).
-ALERTS: dict[str, int] = {
-    "handshake failure": 40,
-    "bad certificate": 42,
-    "unsupported certificate": 43,
-    "certificate revoked": 44,
-    "certificate expired": 45,
-    "certificate unknown": 46,
-    "illegal parameter": 47,
-    "unknown ca": 48,
-    "access denied": 49,
-    "decrypt error": 51,
-    "protocol version": 70,
-    "insufficient security": 71,
-    "internal error": 80,
-    "certificate required": 116,
-    "unrecognized name": 112,
-}
-
-
-# One row per log line, table-shaped so the rules can move as they are: (event kind, pattern on
-# the message). Named groups become the event's detail. Checked before the older rules below.
-LINE_RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
+# Lines without a row in LOG_RULES, read before the rows (event kind, pattern): the finding for
+# `pid_file` is made in `cross_log.py` (it computes the folder to create from the path); the
+# others make no finding of their own, they tell the rules there how to read other lines.
+CONTEXT_LINES: tuple[tuple[str, re.Pattern[str]], ...] = (
     # stunnel 5.68 exits at start-up when the pid file's folder is missing or not writable.
     ("pid_file", re.compile(r"^Cannot (?:create|write) pid file (?P<path>\S+)$")),
-    ("pid_not_absolute", re.compile(r"^Pid file must include full path name")),
     # Not fatal: stunnel starts and resolves the connect host again for each connection.
     ("dns_delayed", re.compile(r"^Cannot resolve (?:connect|redirect) target - delaying DNS lookup$")),
     # The server's chain verified up to a CA in CAfile (depth 1 or more): CAfile is right.
     ("ca_accepted", re.compile(r"^Certificate accepted at depth=(?P<depth>[1-9]\d*): (?P<subject>.+)$")),
     ("rejected_cert", re.compile(r"^Rejected by CERT at depth=(?P<depth>\d+): (?P<subject>.+)$")),
 )
+_LOADING = re.compile(r"Loading (certificate|private key) from file: (.+)$")
+_PREVERIFY = re.compile(r"CERT: Pre-verification error: (.+)$")
 
 
 @dataclass(frozen=True)
@@ -68,6 +55,7 @@ class Event:
     kind: str
     detail: dict[str, str | int]
     lines: tuple[str, ...]
+    rule: LogRule | None = None  # the row that read the first line; None for `CONTEXT_LINES`
 
 
 def read_lines(text: str) -> list[LogLine]:
@@ -84,110 +72,85 @@ def read_lines(text: str) -> list[LogLine]:
     return out
 
 
-def _alert(message: str) -> tuple[str, int] | None:
-    m = re.search(r"alert ([a-z ]+?)\s*(?:$|:|\()", message)
-    if not m:
-        return None
-    name = m.group(1).strip()
-    for alert, num in ALERTS.items():
-        if name.endswith(alert):
-            return alert, num
+@dataclass
+class _Earlier:
+    """What earlier lines said that a later line's row needs (`LogRule.after`, `LogRule.fields`)."""
+
+    loading: tuple[str, str] | None = None  # ("certificate" | "private key", path) being loaded
+    preverify: str | None = None  # the last 'CERT: Pre-verification error'
+    tls_up: set[str] = field(default_factory=set)  # connection threads whose handshake completed
+
+    def note(self, line: LogLine) -> bool:
+        """Remember what `line` says for later lines; True when that is all it says."""
+        msg = line.message
+        loading = _LOADING.match(msg)
+        if loading:
+            self.loading = (loading.group(1), loading.group(2).strip())
+            return True
+        pre = _PREVERIFY.match(msg)
+        if pre:
+            self.preverify = pre.group(1).strip()
+            return True
+        if msg.startswith("TLS connected"):
+            self.tls_up.add(line.thread)
+            return True
+        return False
+
+    def allows(self, rule: LogRule, line: LogLine) -> bool:
+        if rule.after == "loading":
+            return self.loading is not None
+        if rule.after == "handshake":
+            return line.thread in self.tls_up
+        if rule.after == "preverify":
+            return bool(self.preverify)
+        return True
+
+    def value(self, name: str, match: re.Match[str], line: LogLine) -> str | int:
+        """The value of field `name`: the pattern's named group, else from earlier lines or derived."""
+        if name in match.re.groupindex:
+            text = match.group(name) or ""
+            return int(text) if name in COUNT_FIELDS else text
+        if name == "number":
+            return ALERTS[match.group("alert")]
+        if name == "where":
+            return _config_line(line.message)
+        if name == "reason":
+            return self.preverify or ""
+        what, path = self.loading or ("", "")
+        return {"what": what, "path": path}[name]
+
+
+def _read(line: LogLine, earlier: _Earlier) -> tuple[str, dict[str, str | int], LogRule | None] | None:
+    """The kind of `line`, its values, and the row that read it; None for a line fixcheck does not know."""
+    msg = line.message
+    for kind, pattern in CONTEXT_LINES:
+        m = pattern.match(msg)
+        if m:
+            return kind, dict(m.groupdict()), None
+    for rule in LOG_RULES:
+        m = rule.pattern.search(msg)
+        if m and earlier.allows(rule, line):
+            return rule.kind, {name: earlier.value(name, m, line) for name in rule.fields}, rule
     return None
 
 
 def events(text: str) -> list[Event]:
-    """The known events in a stunnel log, in order, each kind at most once."""
-    lines = read_lines(text)
+    """The known events in a stunnel log, in order, each kind at most once (later lines count)."""
     found: dict[str, Event] = {}
-
-    def add(kind: str, line: LogLine, **detail: str | int) -> None:
-        if kind in found:
-            old = found[kind]
+    earlier = _Earlier()
+    for line in read_lines(text):
+        if earlier.note(line):
+            continue
+        read = _read(line, earlier)
+        if read is None:
+            continue
+        kind, detail, rule = read
+        old = found.get(kind)
+        if old is not None:
             count = int(old.detail.get("count", 1)) + 1
-            found[kind] = Event(kind, {**old.detail, "count": count}, old.lines)
+            found[kind] = Event(kind, {**old.detail, "count": count}, old.lines, old.rule)
         else:
-            found[kind] = Event(kind, {"line": line.number, **detail}, (line.message[:300],))
-
-    last_loading: tuple[str, str] | None = None  # ("certificate" | "private key", path)
-    last_preverify: str | None = None
-    tls_up: set[str] = set()  # connection threads whose handshake completed
-    for line in lines:
-        msg = line.message
-        loading = re.match(r"Loading (certificate|private key) from file: (.+)$", msg)
-        if loading:
-            last_loading = (loading.group(1), loading.group(2).strip())
-            continue
-        pre = re.match(r"CERT: Pre-verification error: (.+)$", msg)
-        if pre:
-            last_preverify = pre.group(1).strip()
-            continue
-        if msg.startswith("TLS connected"):
-            tls_up.add(line.thread)
-            continue
-        rule = next(((kind, m) for kind, pattern in LINE_RULES if (m := pattern.match(msg))), None)
-        if rule is not None:
-            add(rule[0], line, **rule[1].groupdict())
-            continue
-        if msg == "Configuration successful":
-            add("config_ok", line)
-        elif msg == "Configuration failed":
-            add("config_failed", line)
-        elif "No such file or directory" in msg and last_loading is not None:
-            add("file_not_found", line, what=last_loading[0], path=last_loading[1])
-        elif "key values mismatch" in msg:
-            add("key_mismatch", line, path=last_loading[1] if last_loading else "")
-        elif msg.startswith("SSL_CTX_use_PrivateKey_file") and last_loading is not None:
-            add("key_unreadable", line, path=last_loading[1])
-        elif "Specified option name is not valid here" in msg:
-            add("illegal_option", line, where=_config_line(msg))
-        elif re.search(r"Illegal socket option|needs to be either 'yes' or 'no'|No '=' found|Illegal ", msg):
-            add("config_line_error", line, where=_config_line(msg))
-        elif "TLS server needs a certificate" in msg:
-            add("server_mode", line)
-        elif 'Either "verifyChain" or "verifyPeer" has to be enabled' in msg:
-            add("checkhost_without_verify", line)
-        elif re.search(r"accept.*only allowed in a \[section\]", msg):
-            add("no_section", line)
-        elif "Address already in use" in msg:
-            m = re.search(r"to (\S+): Address already in use", msg)
-            add("address_in_use", line, address=m.group(1) if m else "")
-        elif re.search(r"s_connect: connect (\S+): Connection refused", msg):
-            m = re.search(r"connect (\S+):", msg)
-            add("connect_refused", line, address=m.group(1) if m else "")
-        elif re.search(r"s_connect: .*(timed out|TIMEOUTconnect|timeout)", msg, re.IGNORECASE):
-            add("connect_timeout", line)
-        elif msg.startswith("Error resolving") or msg.startswith("Unknown TCP service"):
-            m = re.search(r'"([^"]*)"', msg)
-            add("dns", line, name=m.group(1) if m else "")
-        elif msg == "No remote host resolved":
-            add("dns", line, name="")
-        elif msg == "CERT: Subject checks failed":
-            add("subject_checks_failed", line)
-        elif "certificate verify failed" in msg:
-            add("server_cert_untrusted", line, reason=last_preverify or "")
-        elif re.match(r"SSL_(connect|read|write|accept)", msg) and "wrong version number" in msg:
-            kind = "server_mode" if msg.startswith("SSL_accept") else "not_tls"
-            add(kind, line)
-        elif re.match(r"SSL_(connect|read|write)", msg) and _alert(msg):
-            name, num = _alert(msg) or ("", 0)
-            add("alert", line, alert=name, number=num, call=msg.split(":", 1)[0])
-        elif re.match(r"SSL_connect", msg) and re.search(r"Connection reset by peer|unexpected eof|syscall", msg, re.I):
-            add("reset_in_handshake", line)
-        elif line.thread in tls_up and re.search(r"Connection reset by peer|Broken pipe|unexpected eof", msg, re.I):
-            # TLS 1.3: the server's reset (or close) can overtake its alert about our certificate.
-            add("reset_after_handshake", line)
-        elif msg.startswith("Insecure file permissions on"):
-            add("insecure_permissions", line, path=msg.rsplit(" on ", 1)[-1])
-        elif msg.endswith("needs authentication to prevent MITM attacks"):
-            add("verify_off", line)
-        elif msg == "No trusted certificates found":
-            add("no_trusted_certs", line)
-        else:
-            traffic = re.match(
-                r"Connection (?:closed|reset|closed/reset): (\d+) byte\(s\) sent to TLS, (\d+) byte", msg
-            )
-            if traffic and int(traffic.group(2)) > 0:
-                add("traffic", line, to_tls=int(traffic.group(1)), to_socket=int(traffic.group(2)))
+            found[kind] = Event(kind, {"line": line.number, **detail}, (line.message[:300],), rule)
     return list(found.values())
 
 

@@ -37,7 +37,7 @@ CAUSED_BY_CONFIG = frozenset(
     }
 )
 
-# Configuration findings that state a log line's cause in its place (`cross.SAID_BY`).
+# Configuration findings that state a log line's cause in its place (`cross_log.SAID_BY`).
 EXPLAINS_LOG = frozenset({"stunnel.check_name_not_in_cert"})
 
 # The run summaries that point at "the log findings above".

@@ -3,7 +3,7 @@
 The configuration comes from `--stunnel FILE` (`ctx.stunnel`) or is recognised among the
 inputs; a stunnel log (given either way) is read too. A run of the real stunnel made by the
 front end (`ctx.tunnel_run`, `--through-stunnel`) adds what it showed. The checks live in
-`checks`, the readers in `config` and `log`, all in this package.
+the `checks_*` modules, the readers in `config` and `log`, all in this package.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from bot.engine.context import Context
 from bot.engine.inputs import InputFile
 from bot.engine.report import Finding, Status
 from bot.engine.steps._common import skip
-from bot.engine.steps.stunnel import cross, once
-from bot.engine.steps.stunnel.checks import check_config, check_log
+from bot.engine.steps.stunnel import cross, cross_log, once
+from bot.engine.steps.stunnel.checks_config import check_config
+from bot.engine.steps.stunnel.checks_log import check_log
 from bot.engine.steps.stunnel.config import Option, StunnelConfig, parse, parse_address
 from bot.engine.steps.stunnel.run import run_findings
 
@@ -52,7 +53,7 @@ def run(ctx: Context) -> list[Finding]:
         findings.extend(run_findings(ctx.tunnel_run))
     cafiles = [o.value for c in configs if c.text for o in _options(parse(c.text), "cafile")]
     connects = {o.value.strip() for c in configs if c.text for o in _options(parse(c.text), "connect")}
-    return once.fill_endpoint(cross.reconcile(ctx, findings, cafiles), _known_endpoint(ctx, connects))
+    return once.fill_endpoint(cross_log.reconcile(ctx, findings, cafiles), _known_endpoint(ctx, connects))
 
 
 def _known_endpoint(ctx: Context, connects: set[str]) -> str | None:
