@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from types import SimpleNamespace
 from typing import Any
 
@@ -24,7 +23,7 @@ def test_find_logon() -> None:
 
 def _services(allowed: list[str], calls: list[dict[str, Any]]) -> Any:
     def diagnose(inputs: object, options: Options) -> Any:
-        calls.append(dataclasses.asdict(options))
+        calls.append(dict(vars(options)))
         return SimpleNamespace(verdict=SimpleNamespace(value="pass"), to_dict=lambda: {"first_failure": None})
 
     settings = SimpleNamespace(allowed_endpoints=allowed, probe_timeout=2.0, probes_per_minute=5)
