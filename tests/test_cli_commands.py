@@ -3,30 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 from pathlib import Path
 
 import pytest
 
-from bot.cli import files, stunnel_copy, through_stunnel
-
-# `bot.cli.main` the attribute is the function `main()`; the module is reached by its name.
-main = importlib.import_module("bot.cli.main")
+from bot.cli import commands, files, stunnel_copy, through_stunnel
 
 
 def test_every_command_is_registered_by_its_own_module() -> None:
-    parser = main.build_parser()
-    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert list(commands.choices) == ["diagnose", "demo", "stunnel-config", "expiry"]
-    handlers = {name: p.get_default("handler") for name, p in commands.choices.items()}
+    parser = commands.build_parser()
+    subcommands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(subcommands.choices) == ["diagnose", "demo", "stunnel-config", "expiry"]
+    handlers = {name: p.get_default("handler") for name, p in subcommands.choices.items()}
     assert handlers["diagnose"].__module__ == "bot.cli.diagnose"
     assert handlers["demo"].__module__ == "bot.cli.demo"
     assert handlers["stunnel-config"].__module__ == "bot.cli.stunnel_config"
 
 
-def test_the_names_other_modules_import_from_main_still_work(tmp_path: Path) -> None:
-    assert main.InputError is files.InputError and main.expand_paths is files.expand_paths
-    with pytest.raises(main.InputError, match="no such file"):
+def test_an_unreadable_path_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(files.InputError, match="no such file"):
         files.read_one(tmp_path / "absent.pem")
     assert through_stunnel.prepare_config is stunnel_copy.prepare_config  # tests patch and call it there
 

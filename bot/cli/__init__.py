@@ -2,7 +2,7 @@
 
 `main()` is the entry point (`fixcheck`, `python -m bot.cli`). Behind it, one module a command:
 
-- `main`: the parser of subcommands, `main()`; usage errors exit 2;
+- `commands`: the table of subcommands and `main()`; usage errors exit 2;
 - `diagnose`: `fixcheck diagnose`, files (and an endpoint, a stunnel configuration) into
   one `Options` and one diagnosis, rendered as text, JSON or Markdown;
 - `files`: reading the paths and folders the user names (`InputError` when one cannot be read);
@@ -15,6 +15,6 @@
 - `render`: the CLI's text and Markdown renderings of a report.
 """
 
-from bot.cli.main import main
+from bot.cli.commands import main
 
 __all__ = ["main"]

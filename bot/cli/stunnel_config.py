@@ -1,6 +1,6 @@
 """CLI pieces for guide step 7: `fixcheck stunnel-config`, and reading the files a config names.
 
-Wiring: bot/cli/main.py adds the subcommand (`add_subparser`, handler `run`), and
+Wiring: bot/cli/commands.py adds the subcommand (`add_subparser`, handler `run`), and
 `fixcheck diagnose` (bot/cli/diagnose.py), after reading --stunnel FILE into (name, data):
 
     extra, unreadable = cli_stunnel.read_referenced_files(Path(args.stunnel), data, already=paths)

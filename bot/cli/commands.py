@@ -19,9 +19,9 @@ from bot.cli import diagnose as diagnose_command
 from bot.cli import expiry as expiry_cli
 from bot.cli import stunnel_config as cli_stunnel
 from bot.cli.diagnose import EXIT_USAGE
-from bot.cli.files import InputError, expand_paths
+from bot.cli.files import InputError
 
-__all__ = ["InputError", "build_parser", "expand_paths", "main", "package_version"]
+__all__ = ["build_parser", "main", "package_version"]
 
 # argparse does not export the type of add_subparsers()' result.
 Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
