@@ -102,7 +102,7 @@ def _run(probe: _Probe, start: float, session: FixSession | None) -> None:
         result.outcome = result.post_handshake
         return
     if session is not None:
-        _fix_session(probe, session, first_data)
+        probe.fix_logon(session, first_data)
         if result.outcome != "ok":
             return
     probe.goodbye()
@@ -280,6 +280,47 @@ class _Probe:
             wait = _rtt_wait(self.result.rtt)
         return max(min(self.deadline, time.monotonic() + wait), time.monotonic() + POST_HANDSHAKE_MIN_TLS12)
 
+    # -- phase 3, when asked for: the FIX Logon ---------------------------------------------------
+
+    def fix_logon(self, session: FixSession, first_data: bytes) -> None:
+        """The FIX Logon on the established connection, bounded by the timeout (see `handshake`)."""
+        result, conn = self.result, self.conn
+        until = session.deadlines(result.timeout, LOGOUT_WAIT)
+
+        def send(data: bytes) -> None:
+            if data:
+                conn.sendall(data)
+                self.flush(until())
+
+        try:
+            send(session.start())
+            if first_data:
+                send(session.feed(first_data))
+            while not session.done:
+                try:
+                    data = conn.recv(BUF)
+                except SSL.WantReadError:
+                    self.receive(until())
+                    continue
+                send(session.feed(data))
+        except Deadline:
+            session.timed_out()
+        except Closed as closed:
+            session.closed(reset=closed.reset)
+        except SSL.ZeroReturnError:
+            session.closed()
+        except SSL.SysCallError as exc:
+            session.closed(reset="reset" in error_text(exc).lower())
+        except (SSL.Error, OSError) as exc:
+            error = error_text(exc)
+            if result.alert_received is not None:
+                # A TLS 1.3 server may refuse the client certificate only now: step 4's verdict.
+                result.outcome = result.post_handshake = "alert"
+                result.error = error
+                session.failed(error, tls_alert=result.alert_received)
+            else:
+                session.failed(error)
+
     # -- last phase: the goodbye ------------------------------------------------------------------
 
     def goodbye(self) -> None:
@@ -318,46 +359,6 @@ def _watch(result: TlsResult, states: list[bytes]) -> Any:
             states.append(conn.get_state_string())
 
     return info
-
-
-def _fix_session(probe: _Probe, session: FixSession, first_data: bytes) -> None:
-    """The FIX Logon on the established connection, bounded by the timeout (see `handshake`)."""
-    result, conn = probe.result, probe.conn
-    until = session.deadlines(result.timeout, LOGOUT_WAIT)
-
-    def send(data: bytes) -> None:
-        if data:
-            conn.sendall(data)
-            probe.flush(until())
-
-    try:
-        send(session.start())
-        if first_data:
-            send(session.feed(first_data))
-        while not session.done:
-            try:
-                data = conn.recv(BUF)
-            except SSL.WantReadError:
-                probe.receive(until())
-                continue
-            send(session.feed(data))
-    except Deadline:
-        session.timed_out()
-    except Closed as closed:
-        session.closed(reset=closed.reset)
-    except SSL.ZeroReturnError:
-        session.closed()
-    except SSL.SysCallError as exc:
-        session.closed(reset="reset" in error_text(exc).lower())
-    except (SSL.Error, OSError) as exc:
-        error = error_text(exc)
-        if result.alert_received is not None:
-            # A TLS 1.3 server may refuse the client certificate only now: step 4's verdict.
-            result.outcome = result.post_handshake = "alert"
-            result.error = error
-            session.failed(error, tls_alert=result.alert_received)
-        else:
-            session.failed(error)
 
 
 def _rtt_wait(rtt: float | None) -> float:
