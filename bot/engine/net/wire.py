@@ -37,6 +37,7 @@ def wait(sock: socket.socket, event: int, seconds: float) -> bool:
 
 
 def send_all(sock: socket.socket, data: bytes, deadline: float) -> None:
+    """Send all of `data` by `deadline` (Deadline), unless the server closed or reset (Closed)."""
     view = memoryview(data)
     while view:
         remaining = deadline - time.monotonic()
@@ -54,6 +55,7 @@ def send_all(sock: socket.socket, data: bytes, deadline: float) -> None:
 
 
 def recv(sock: socket.socket, deadline: float) -> bytes:
+    """The next bytes from the server by `deadline` (Deadline); Closed when it closed or reset."""
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:

@@ -27,6 +27,7 @@ NOT_REGISTERED_REMEDIATION = (
 
 
 def how_refused(t: TlsResult) -> str:
+    """How the server refused: its alert, or how it hung up."""
     if t.alert_received is not None:
         return f"TLS alert {t.alert_received} {alert_name(t.alert_received)}"
     return "it reset the connection" if t.outcome == "reset" else "it closed the connection"
@@ -35,6 +36,7 @@ def how_refused(t: TlsResult) -> str:
 def client_rejected(
     ctx: Context, ep: Endpoint, t: TlsResult, ev: dict[str, Any], listed: bool | None, commands: tuple[str, ...]
 ) -> Finding:
+    """`tls.client_cert_rejected`: the server refused the client certificate it received (by alert number)."""
     ob = ctx.onboarding
     number = t.alert_received or 0
     client = ev.get("client_certificate", {})
@@ -81,6 +83,7 @@ def client_rejected(
 
 
 def handshake_failed(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str, ...]) -> Finding:
+    """`tls.handshake_failed`: an alert that is not about the client certificate, or OpenSSL gave up."""
     if t.alert_received is not None:
         what = f"the server ended the handshake with TLS alert {t.alert_received} {alert_name(t.alert_received)}"
         if t.alert_received in (40, 70, 71) and not t.client_cert_sent:
@@ -101,6 +104,7 @@ def handshake_failed(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: t
 
 
 def timeout(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str, ...]) -> Finding:
+    """`tls.timeout`: the server stayed silent after the hello, or stalled in the handshake."""
     if t.bytes_received == 0:
         text = (
             f"TCP connected to {ep}, but nothing answered the TLS hello within {t.timeout:g} s. A service that is "
@@ -124,6 +128,7 @@ def timeout(ep: Endpoint, t: TlsResult, ev: dict[str, Any], commands: tuple[str,
 
 
 def not_tls(ep: Endpoint, t: TlsResult, ev: dict[str, Any]) -> Finding:
+    """`tls.not_tls`: something answered, but not with TLS (plain FIX, HTTP, an echo of our hello)."""
     preview = preview_bytes(t.first_bytes, 40)
     ev = {**ev, "first_bytes": preview}
     if t.echo:

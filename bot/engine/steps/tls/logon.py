@@ -70,6 +70,7 @@ def _took(r: FixResult) -> str:
 
 
 def not_sent(r: FixResult, why: str) -> Finding:
+    """`fix.not_sent`, a skip: the Logon never went out, for the reason given."""
     return skip(
         "fix.not_sent",
         f"The FIX Logon ({r.sender} -> {r.target}) was not sent: {why}",
