@@ -8,6 +8,12 @@ address that accepted) and step 4 reads the same result, so the exchange sees on
 connection per diagnosis and a reset right after connecting is step 3's finding.
 Steps 3 and 4 are the probe's users. Front ends use `resolve`/`resolver` (the Slack bot's
 allow-list resolves a name once) and `FixSession` (the CLI's Logon through stunnel).
+
+The modules: `tcp` (resolve, connect to every address), `tls` (the handshake probe, in
+phases) with `tls_result` (what it gives back), `tls_setup` (pyOpenSSL context and
+connection) and `wire` (the socket's bounded sends and receives); `fix` (the FIX Logon
+session) with `fix_messages` (building, framing, showing messages); `tables` (TLS alert
+and verify-error numbers); `hostname` (does a certificate name the host).
 """
 
 from __future__ import annotations

@@ -7,14 +7,12 @@ and ends with a Logout (35=5). It sends nothing else, ever. The caller moves the
 (the TLS probe of step 4 over its own connection, or the front end through stunnel) and
 tells the session when the peer closed or the time ran out.
 
-`simplefix` is the codec (encoding with BodyLength and CheckSum, and decoding); this
-module only frames the byte stream well enough to tell FIX from anything else and checks
-BodyLength and CheckSum of what arrives.
+The messages themselves (building, framing, checking, showing with secrets masked) are
+in `fix_messages`; its public names are offered here too.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import time
 from collections.abc import Callable
@@ -23,41 +21,45 @@ from typing import Any
 
 import simplefix
 
-BEGIN_STRING = "FIX.4.2"
-# Tags whose values are never shown: Password, NewPassword (FIX 4.3+), RawData (some venues
-# put credentials there in FIX 4.2 Logons).
-SECRET_TAGS = frozenset({554, 925, 96})
-MAX_BUFFERED = 64 * 1024  # bytes without a complete message before the answer is called garbled
-MAX_SHOWN_MESSAGES = 12  # per direction, in the evidence
-MAX_SHOWN_CHARS = 600  # per message, in the evidence
-MAX_FIELD_CHARS = 300  # per field value shown
+from bot.engine.net.fix_messages import (
+    BEGIN_STRING,
+    MAX_BUFFERED,
+    MAX_FIELD_CHARS,
+    MAX_SHOWN_CHARS,
+    MAX_SHOWN_MESSAGES,
+    MSG_NAMES,
+    REJECT_FIELDS,
+    SECRET_TAGS,
+    SESSION_REJECT_REASON_TAG,
+    SESSION_REJECT_REASONS,
+    Garbled,
+    new_message,
+    next_message,
+    on_the_wire,
+    preview,
+    readable,
+    value_of,
+)
+
+__all__ = [
+    "BEGIN_STRING",
+    "MAX_BUFFERED",
+    "MAX_FIELD_CHARS",
+    "MAX_SHOWN_CHARS",
+    "MAX_SHOWN_MESSAGES",
+    "MSG_NAMES",
+    "SECRET_TAGS",
+    "SESSION_REJECT_REASONS",
+    "FixLogon",
+    "FixResult",
+    "FixSession",
+    "LogonError",
+    "preview",
+    "readable",
+]
+
 _COMPID = re.compile(r"^[\x21-\x7e]{1,64}$")
 _COMPID_FORBIDDEN = set("=|")
-
-MSG_NAMES = {
-    "0": "Heartbeat",
-    "1": "TestRequest",
-    "2": "ResendRequest",
-    "3": "Reject",
-    "4": "SequenceReset",
-    "5": "Logout",
-    "A": "Logon",
-    "j": "BusinessMessageReject",
-}
-SESSION_REJECT_REASONS = {
-    "0": "invalid tag number",
-    "1": "required tag missing",
-    "2": "tag not defined for this message type",
-    "3": "undefined tag",
-    "4": "tag specified without a value",
-    "5": "value is incorrect (out of range) for this tag",
-    "6": "incorrect data format for value",
-    "7": "decryption problem",
-    "8": "signature problem",
-    "9": "CompID problem",
-    "10": "SendingTime accuracy problem",
-    "11": "invalid MsgType",
-}
 
 
 class LogonError(ValueError):
@@ -163,47 +165,6 @@ class FixResult:
         return ev
 
 
-def preview(data: bytes, limit: int = 60) -> str:
-    """Bytes as printable text (SOH shown as |)."""
-    out = []
-    for b in data[:limit]:
-        if b == 1:
-            out.append("|")
-        elif 32 <= b < 127:
-            out.append(chr(b))
-        else:
-            out.append(f"\\x{b:02x}")
-    return "".join(out) + ("…" if len(data) > limit else "")
-
-
-def _text(value: bytes | str) -> str:
-    raw = value if isinstance(value, bytes) else value.encode("utf-8", "replace")
-    shown = "".join(chr(b) if 32 <= b < 127 else f"\\x{b:02x}" for b in raw[:MAX_FIELD_CHARS])
-    return shown + ("…" if len(raw) > MAX_FIELD_CHARS else "")
-
-
-def readable(message: simplefix.FixMessage) -> str:
-    """`8=FIX.4.2|9=..|35=A|...`, with Password/NewPassword/RawData masked."""
-    parts: list[str] = []
-    for tag, value in message.pairs:
-        number = int(tag)
-        shown = "***" if number in SECRET_TAGS else _text(value)
-        parts.append(f"{number}={shown}")
-    line = "|".join(parts)
-    return line if len(line) <= MAX_SHOWN_CHARS else line[:MAX_SHOWN_CHARS] + "…"
-
-
-def _get(message: simplefix.FixMessage, tag: int) -> str | None:
-    value = message.get(tag)
-    if value is None:
-        return None
-    return _text(value)
-
-
-class _Garbled(Exception):
-    pass
-
-
 class FixSession:
     """The client side of one probe session. Feed it bytes; send what it returns.
 
@@ -246,21 +207,12 @@ class FixSession:
 
     def _message(self, msg_type: str) -> simplefix.FixMessage:
         self._seq += 1
-        m = simplefix.FixMessage()
-        m.append_pair(8, BEGIN_STRING, header=True)
-        m.append_pair(35, msg_type, header=True)
-        m.append_pair(49, self.logon.sender, header=True)
-        m.append_pair(56, self.logon.target, header=True)
-        m.append_pair(34, self._seq, header=True)
-        m.append_utc_timestamp(52, dt.datetime.now(dt.UTC), precision=3, header=True)
-        return m
+        return new_message(msg_type, self.logon.sender, self.logon.target, self._seq)
 
     def _encode(self, m: simplefix.FixMessage) -> bytes:
         data = bytes(m.encode())
         # Show what went on the wire, BodyLength and CheckSum included.
-        parser = simplefix.FixParser()
-        parser.append_buffer(data)
-        wire = parser.get_message()
+        wire = on_the_wire(data)
         self.result.sent.append(readable(wire if wire is not None else m))
         self.result.bytes_sent += len(data)
         return data
@@ -300,63 +252,15 @@ class FixSession:
         out = bytearray()
         try:
             while not self.done:
-                message = self._next_message()
+                message = next_message(self._raw)
                 if message is None:
                     break
                 out.extend(self._on_message(message))
-        except _Garbled as exc:
+        except Garbled as exc:
             self._decide("garbled")
             r.problem = str(exc)
             self.phase = "done"
         return bytes(out)
-
-    def _next_message(self) -> simplefix.FixMessage | None:
-        """One complete message from the front of the stream, or None (wait for more)."""
-        raw = self._raw
-        if not raw:
-            return None
-        if not b"8=FIX".startswith(bytes(raw[:5])):
-            raise _Garbled("the answer does not start with 8=FIX (BeginString)")
-        # 8=...<SOH>9=<len><SOH> ... 10=nnn<SOH>
-        first_soh = raw.find(b"\x01")
-        if first_soh < 0:
-            self._check_size()
-            return None
-        if not raw.startswith(b"9=", first_soh + 1):
-            if len(raw) > first_soh + 2:
-                raise _Garbled("BodyLength (9) does not follow BeginString (8)")
-            return None
-        second_soh = raw.find(b"\x01", first_soh + 1)
-        if second_soh < 0:
-            self._check_size()
-            return None
-        length_text = bytes(raw[first_soh + 3 : second_soh])
-        if not length_text.isdigit() or len(length_text) > 7:
-            raise _Garbled(f"BodyLength (9) is not a number: {preview(length_text, 20)!r}")
-        body_end = second_soh + 1 + int(length_text)
-        if len(raw) < body_end + 7:  # 10=nnn<SOH>
-            self._check_size()
-            return None
-        trailer = bytes(raw[body_end : body_end + 7])
-        if not (trailer.startswith(b"10=") and trailer[3:6].isdigit() and trailer[6:7] == b"\x01"):
-            raise _Garbled("the message does not end where its BodyLength (9) says (no 10=CheckSum there)")
-        frame = bytes(raw[: body_end + 7])
-        if sum(frame[:body_end]) % 256 != int(trailer[3:6]):
-            raise _Garbled(f"CheckSum (10) is wrong: {trailer[3:6].decode()} for {sum(frame[:body_end]) % 256:03d}")
-        del raw[: body_end + 7]
-        parser = simplefix.FixParser()
-        parser.append_buffer(frame)
-        try:
-            message = parser.get_message()
-        except Exception as exc:  # noqa: BLE001 - simplefix's errors have no common base
-            raise _Garbled(f"not a FIX message ({type(exc).__name__})") from None
-        if message is None or message.get(35) is None:
-            raise _Garbled("a FIX message without MsgType (35)")
-        return message
-
-    def _check_size(self) -> None:
-        if len(self._raw) > MAX_BUFFERED:
-            raise _Garbled(f"no complete FIX message in the first {MAX_BUFFERED} bytes")
 
     def _decide(self, outcome: str, message: simplefix.FixMessage | None = None) -> None:
         r = self.result
@@ -364,12 +268,12 @@ class FixSession:
         if self._started_at is not None:
             r.answer_ms = (time.monotonic() - self._started_at) * 1000
         if message is not None:
-            r.answer_type = _get(message, 35)
-            r.answer_begin_string = _get(message, 8)
-            r.answer_heartbeat = _get(message, 108)
-            r.answer_sender = _get(message, 49)
-            r.answer_target = _get(message, 56)
-            r.text = _get(message, 58)
+            r.answer_type = value_of(message, 35)
+            r.answer_begin_string = value_of(message, 8)
+            r.answer_heartbeat = value_of(message, 108)
+            r.answer_sender = value_of(message, 49)
+            r.answer_target = value_of(message, 56)
+            r.text = value_of(message, 58)
 
     def _on_message(self, m: simplefix.FixMessage) -> bytes:
         r = self.result
@@ -388,11 +292,11 @@ class FixSession:
                 return self._logout()  # acknowledge, as the protocol asks
             if msg_type in ("3", "j"):
                 self._decide("reject", m)
-                for tag, name in ((45, "ref_seq_num"), (371, "ref_tag_id"), (372, "ref_msg_type"), (380, "reason")):
-                    value = _get(m, tag)
+                for tag, name in REJECT_FIELDS:
+                    value = value_of(m, tag)
                     if value is not None:
                         r.reject[name] = value
-                reason = _get(m, 373)
+                reason = value_of(m, SESSION_REJECT_REASON_TAG)
                 if reason is not None:
                     r.reject["reason"] = reason
                     r.reject["reason_text"] = SESSION_REJECT_REASONS.get(reason, "other")

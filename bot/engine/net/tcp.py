@@ -154,7 +154,6 @@ def _connect_all(
     t0: float,
 ) -> TcpResult:
     """Connect to every address at once (see `connect`)."""
-    timeout = result.timeout
     result.dns_ms = (time.monotonic() - t0) * 1000
     if error is not None or not addresses:
         result.dns_error = error or "the name resolved to no IPv4 or IPv6 address"
@@ -162,67 +161,16 @@ def _connect_all(
         result.dns_timed_out = timed_out
         return result
 
-    sel = selectors.DefaultSelector()
-    pending: dict[int, tuple[int, socket.socket, tuple[Any, ...], float]] = {}
-    outcomes: dict[int, Attempt] = {}
-    connected: dict[int, socket.socket] = {}
+    dialer = _Dialer()
     try:
         for i, (family, sockaddr) in enumerate(addresses):
-            label = "IPv6" if family == socket.AF_INET6 else "IPv4"
-            start = time.monotonic()
-            try:
-                s = socket.socket(family, socket.SOCK_STREAM)
-            except OSError as exc:
-                outcomes[i] = Attempt(label, _fmt(sockaddr), "error", 0.0, exc.strerror or str(exc))
-                continue
-            s.setblocking(False)
-            rc = s.connect_ex(sockaddr)
-            if rc == 0:
-                outcomes[i] = Attempt(label, _fmt(sockaddr), "connected", (time.monotonic() - start) * 1000)
-                connected[i] = s
-            elif rc in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
-                pending[i] = (family, s, sockaddr, start)
-                sel.register(s, selectors.EVENT_WRITE, i)
-            else:
-                outcomes[i] = _failed(label, sockaddr, rc, start)
-                s.close()
-        deadline = t0 + timeout
-        first_at: float | None = time.monotonic() if connected else None
-        while pending:
-            now = time.monotonic()
-            if first_at is not None:
-                deadline = min(deadline, first_at + GRACE_AFTER_FIRST)
-            if now >= deadline:
-                break
-            for key, _mask in sel.select(deadline - now):
-                i = int(key.data)
-                family, s, sockaddr, start = pending.pop(i)
-                sel.unregister(s)
-                label = "IPv6" if family == socket.AF_INET6 else "IPv4"
-                rc = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if rc == 0:
-                    outcomes[i] = Attempt(label, _fmt(sockaddr), "connected", (time.monotonic() - start) * 1000)
-                    connected[i] = s
-                    first_at = first_at or time.monotonic()
-                else:
-                    outcomes[i] = _failed(label, sockaddr, rc, start)
-                    s.close()
-        for i, (family, s, sockaddr, start) in pending.items():
-            label = "IPv6" if family == socket.AF_INET6 else "IPv4"
-            outcome = "pending" if connected else "timeout"
-            note = (
-                "not answered yet when another address had connected"
-                if connected
-                else f"no answer within {timeout:g} s"
-            )
-            outcomes[i] = Attempt(label, _fmt(sockaddr), outcome, (time.monotonic() - start) * 1000, note)
-            s.close()
-        pending.clear()
+            dialer.start(i, family, sockaddr)
+        dialer.wait(t0 + result.timeout)
+        dialer.give_up(result.timeout)
     finally:
-        sel.close()
-        for _f, s, _a, _st in pending.values():
-            s.close()
-    result.attempts = [outcomes[i] for i in sorted(outcomes)]
+        dialer.close()
+    result.attempts = [dialer.outcomes[i] for i in sorted(dialer.outcomes)]
+    connected = dialer.connected
     if connected:
         first = min(connected)
         result.sock = connected.pop(first)
@@ -230,6 +178,85 @@ def _connect_all(
     for s in connected.values():
         s.close()
     return result
+
+
+class _Dialer:
+    """Non-blocking connects to several addresses at once, each address known by its index."""
+
+    def __init__(self) -> None:
+        self.sel = selectors.DefaultSelector()
+        self.pending: dict[int, tuple[int, socket.socket, tuple[Any, ...], float]] = {}
+        self.outcomes: dict[int, Attempt] = {}
+        self.connected: dict[int, socket.socket] = {}
+
+    def start(self, i: int, family: int, sockaddr: tuple[Any, ...]) -> None:
+        """Start connecting to address `i`; a connect that ends at once is recorded at once."""
+        label = _family(family)
+        start = time.monotonic()
+        try:
+            s = socket.socket(family, socket.SOCK_STREAM)
+        except OSError as exc:
+            self.outcomes[i] = Attempt(label, _fmt(sockaddr), "error", 0.0, exc.strerror or str(exc))
+            return
+        s.setblocking(False)
+        rc = s.connect_ex(sockaddr)
+        if rc == 0:
+            self.outcomes[i] = Attempt(label, _fmt(sockaddr), "connected", (time.monotonic() - start) * 1000)
+            self.connected[i] = s
+        elif rc in (errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EALREADY):
+            self.pending[i] = (family, s, sockaddr, start)
+            self.sel.register(s, selectors.EVENT_WRITE, i)
+        else:
+            self.outcomes[i] = _failed(label, sockaddr, rc, start)
+            s.close()
+
+    def wait(self, deadline: float) -> None:
+        """Collect the connects' ends until `deadline`, or `GRACE_AFTER_FIRST` after the first success."""
+        first_at: float | None = time.monotonic() if self.connected else None
+        while self.pending:
+            now = time.monotonic()
+            if first_at is not None:
+                deadline = min(deadline, first_at + GRACE_AFTER_FIRST)
+            if now >= deadline:
+                break
+            for key, _mask in self.sel.select(deadline - now):
+                i = int(key.data)
+                family, s, sockaddr, start = self.pending.pop(i)
+                self.sel.unregister(s)
+                label = _family(family)
+                rc = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if rc == 0:
+                    self.outcomes[i] = Attempt(label, _fmt(sockaddr), "connected", (time.monotonic() - start) * 1000)
+                    self.connected[i] = s
+                    first_at = first_at or time.monotonic()
+                else:
+                    self.outcomes[i] = _failed(label, sockaddr, rc, start)
+                    s.close()
+
+    def give_up(self, timeout: float) -> None:
+        """The connects still under way: `pending` when another address connected, else `timeout`."""
+        for i, (family, s, sockaddr, start) in self.pending.items():
+            outcome = "pending" if self.connected else "timeout"
+            note = (
+                "not answered yet when another address had connected"
+                if self.connected
+                else f"no answer within {timeout:g} s"
+            )
+            self.outcomes[i] = Attempt(
+                _family(family), _fmt(sockaddr), outcome, (time.monotonic() - start) * 1000, note
+            )
+            s.close()
+        self.pending.clear()
+
+    def close(self) -> None:
+        """Release the selector and any socket still connecting (after an error)."""
+        self.sel.close()
+        for _f, s, _a, _st in self.pending.values():
+            s.close()
+
+
+def _family(family: int) -> str:
+    return "IPv6" if family == socket.AF_INET6 else "IPv4"
 
 
 def _failed(label: str, sockaddr: tuple[Any, ...], rc: int, start: float) -> Attempt:

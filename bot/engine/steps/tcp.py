@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.engine import net
 from bot.engine.context import Context, Endpoint
-from bot.engine.net.tcp import TcpResult
+from bot.engine.net.tcp import Attempt, TcpResult
 from bot.engine.net.tls import TlsResult
 from bot.engine.report import Finding, Status
 from bot.engine.steps._common import skip
@@ -55,15 +55,19 @@ def run(ctx: Context) -> list[Finding]:
                 "No endpoint was given: add --connect HOST:PORT (the FIX server address and port from onboarding) to check connectivity.",
             )
         ]
-    ep = ctx.endpoint
     probe = net.probe(ctx)
     if probe is None:  # pragma: no cover - an endpoint is set
         return [skip("tcp.no_endpoint", "No endpoint was given.")]
+    return _findings(ctx.endpoint, probe, ctx.timeout)
+
+
+def _findings(ep: Endpoint, probe: net.Probe, timeout: float) -> list[Finding]:
+    """What the probe's connection showed: no address, no connection, a hang-up, or a connection."""
     tcp = probe.tcp
     commands = commands_for(ep)
     evidence: dict[str, Any] = {
         "endpoint": str(ep),
-        "timeout_s": ctx.timeout,
+        "timeout_s": timeout,
         "dns_ms": round(tcp.dns_ms, 1),
         "addresses": [a.to_evidence() for a in tcp.attempts],
     }
@@ -76,6 +80,13 @@ def run(ctx: Context) -> list[Finding]:
     evidence["connect_ms"] = round(connected.ms, 1)
     if probe.reset_before_any_byte and probe.tls is not None:
         return [_hung_up(ep, connected.address, connected.ms, probe.tls, evidence, commands)]
+    return _connected(ep, tcp, connected, evidence, commands)
+
+
+def _connected(
+    ep: Endpoint, tcp: TcpResult, connected: Attempt, evidence: dict[str, Any], commands: tuple[str, ...]
+) -> list[Finding]:
+    """`tcp.ok`, with a warning when other addresses of the name did not connect."""
     others = [a for a in tcp.attempts if a is not connected and a.outcome not in ("connected", "pending")]
     findings = [
         Finding(

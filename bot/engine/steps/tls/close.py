@@ -1,6 +1,6 @@
 """Step 4: how the server ended a connection it did not keep, and what each way means.
 
-A TLS alert is a refusal (classified in `tls.py`); close_notify is an orderly end; a bare
+A TLS alert is a refusal (classified in `failed.py`); close_notify is an orderly end; a bare
 TCP close (FIN) or reset (RST) is an abrupt hang-up, which is a certificate rejection only
 when the server had not yet shown that it accepted the certificate (TLS 1.2: it finished
 the handshake; TLS 1.3: its session tickets came). Said apart, so that no correct file is
