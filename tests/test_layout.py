@@ -169,7 +169,6 @@ def test_only_the_cli_and_the_lab_start_processes() -> None:
     assert not broken, "\n".join(broken)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 15: the splits land after the move")
 def test_no_module_or_function_is_too_long() -> None:
     too_long: list[str] = []
     for path in sorted(BOT.rglob("*.py")):
