@@ -48,3 +48,34 @@ def test_readme_installs_system_packages_without_upgrading_them() -> None:
         for command in line.split("&&"):
             if "apt-get install" in command and ("openssl" in command or "stunnel4" in command):
                 assert "--no-upgrade" in command, command
+
+
+def _architecture_tree() -> list[str]:
+    """The paths drawn in the README's architecture tree (`bot/engine/steps/tls/`, `bot/engine/diagnose.py`...)."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Architecture") :]
+    block = section[section.index("```\nbot/") + 4 : section.index("\n```", section.index("```\nbot/") + 4)]
+    paths: list[str] = []
+    stack: list[str] = []
+    for line in block.splitlines():
+        m = re.match(r"^([│ ]*)[├└]── (\S+)", line)
+        if line.startswith("bot/"):
+            stack = ["bot/"]
+        elif m:
+            depth = len(m.group(1)) // 4 + 1
+            stack = [*stack[:depth], m.group(2)]
+            paths.append("".join(stack))
+    return paths
+
+
+def test_the_readme_tree_matches_the_code() -> None:
+    drawn = _architecture_tree()
+    assert len(drawn) > 20, "the tree was not found under '## Architecture'"
+    missing = [p for p in drawn if not (ROOT / p).exists()]
+    assert not missing, f"the README's tree names what the code does not have: {missing}"
+    # Every room of bot/ and bot/engine/, and every guide step, is drawn.
+    rooms = [p for p in (ROOT / "bot").iterdir() if p.is_dir() and p.name != "__pycache__"]
+    rooms += [p for p in (ROOT / "bot" / "engine").iterdir() if p.is_dir() and p.name != "__pycache__"]
+    steps = [p for p in (ROOT / "bot" / "engine" / "steps").iterdir() if not p.name.startswith("_")]
+    expected = {str(p.relative_to(ROOT)) + ("/" if p.is_dir() else "") for p in rooms + steps}
+    assert not expected - set(drawn), f"draw these in the README's tree: {sorted(expected - set(drawn))}"
