@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.bindings.openssl.binding import Binding
 from cryptography.hazmat.primitives import hashes
 from OpenSSL import crypto
 
@@ -176,3 +177,13 @@ def describe(cert: x509.Certificate) -> dict[str, Any]:
         "version": 1 if cert.version is x509.Version.v1 else 3,
         "sha256_fingerprint": sha256_fingerprint(cert),
     }
+
+
+def clear_openssl_errors() -> None:
+    """Empty OpenSSL's error queue (this thread's) before a load whose failure is reported.
+
+    pyOpenSSL reports a failed load with every entry on the queue, and some calls leave
+    theirs behind (a failed X509_verify_cert, for one): without this, `openssl_reason`
+    would name reasons from an earlier file, or from an earlier user's diagnosis in the bot.
+    """
+    Binding.lib.ERR_clear_error()

@@ -105,6 +105,7 @@ def read_der(data: bytes) -> Item | None:
 
 def read_certificate(item: Item, data: bytes, filetype: int) -> Item:
     try:
+        certs.clear_openssl_errors()
         openssl_cert = crypto.load_certificate(filetype, data)
     except crypto.Error as exc:
         item.openssl_error = openssl_reason(exc)
@@ -165,6 +166,7 @@ def read_private_key(item: Item, data: bytes, filetype: int) -> Item:
     try:
         # The empty passphrase: an unencrypted key never asks; an encrypted one fails
         # cleanly instead of prompting.
+        certs.clear_openssl_errors()
         openssl_key = crypto.load_privatekey(filetype, data, passphrase=_empty(filetype))
     except crypto.Error as exc:
         item.openssl_error = openssl_reason(exc)

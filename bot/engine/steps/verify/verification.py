@@ -129,4 +129,6 @@ def verify_x509(
     except crypto.X509StoreContextError as exc:
         number, depth, text = exc.errors[0], exc.errors[1], exc.errors[2]
         return int(number), int(depth), str(text)
+    finally:
+        certs.clear_openssl_errors()  # a failed verification leaves its errors on OpenSSL's queue
     return None
