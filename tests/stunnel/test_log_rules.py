@@ -28,8 +28,9 @@ class Sample:
 
 
 SAMPLES: tuple[Sample, ...] = (
-    # stunnel's own text of the error (options.c); stunnel 5.68 prints it after "Global options: ",
-    # which the row does not read (see the report of issue 15).
+    # stunnel 5.68 with `pid = relative.pid` (not in the foreground): the section comes first.
+    Sample("[!] Global options: Pid file must include full path name", "stunnel.log_pid_file", Status.FAIL, "pid file's path"),
+    # The same text as options.c writes it, for a log that names no section.
     Sample("[!] Pid file must include full path name", "stunnel.log_pid_file", Status.FAIL, "pid file's path"),
     Sample(
         "2026.12.02 06:24:50 LOG5[ui]: Configuration successful",
@@ -233,6 +234,20 @@ def test_a_sample_gives_its_rows_finding(sample: Sample) -> None:
     assert [(f.code, f.status) for f in findings] == [(sample.code, sample.status)]
     assert sample.says in findings[0].message
     assert findings[0].evidence["log_line"] == sample.log.count("\n") + 1
+
+
+def test_a_real_refusal_of_a_relative_pid_file_names_its_cause() -> None:
+    """stunnel 5.68's whole output for `pid = relative.pid` (not in the foreground), as printed here."""
+    log = (
+        "[ ] Initializing inetd mode configuration\n"
+        "[.] Reading configuration from file /tmp/pidt/t2.conf\n"
+        "[.] UTF-8 byte order mark not detected\n"
+        "[!] Global options: Pid file must include full path name\n"
+        "[!] Configuration failed\n"
+        "[ ] Deallocating temporary section defaults\n"
+    )
+    codes = [f.code for f in check_log(log, "stunnel.log")]
+    assert codes[0] == "stunnel.log_pid_file" and "stunnel.log_config_failed" in codes
 
 
 def test_every_row_has_a_sample() -> None:

@@ -94,7 +94,8 @@ _CONFIG_LINE = re.compile(r"Illegal socket option|needs to be either 'yes' or 'n
 LOG_RULES: tuple[LogRule, ...] = (
     LogRule(
         "pid_not_absolute",
-        re.compile(r"^Pid file must include full path name"),
+        # stunnel 5.68 prints it after the section it is in: "Global options: Pid file must ...".
+        re.compile(r"(?:^|: )Pid file must include full path name"),
         "stunnel.log_pid_file",
         Status.FAIL,
         "stunnel refused the pid file's path ('Pid file must include full path name').",
