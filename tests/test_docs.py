@@ -51,7 +51,7 @@ def test_readme_installs_system_packages_without_upgrading_them() -> None:
 
 
 def _architecture_tree() -> list[str]:
-    """The paths drawn in the README's architecture tree (`bot/engine/steps/tls/`, `bot/engine/diagnose.py`...)."""
+    """The paths drawn in the README's architecture tree (`bot/engine/steps/tls/`, `bot/engine/diagnosis.py`...)."""
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Architecture") :]
     block = section[section.index("```\nbot/") + 4 : section.index("\n```", section.index("```\nbot/") + 4)]

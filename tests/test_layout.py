@@ -104,7 +104,7 @@ def _step_of(name: str) -> str | None:
 
 def test_the_rules_see_the_imports() -> None:
     # A rule over no imports cannot fail: make sure the reader finds the known ones.
-    assert any(i.module == "bot.engine.diagnose" and i.target == "bot.engine.steps" for i in IMPORTS)
+    assert any(i.module == "bot.engine.diagnosis" and i.target == "bot.engine.steps" for i in IMPORTS)
     assert any(i.module == "bot.cli.commands" and i.target == "bot.cli.stunnel_config" for i in IMPORTS)
     assert _step_of("bot.engine.steps.tls.close") == "tls" and _step_of("bot.engine.steps._common") is None
 
@@ -139,7 +139,7 @@ def test_only_diagnose_runs_the_steps() -> None:
         if _within(i.module, "bot.engine")
         and not _within(i.module, "bot.engine.steps")
         and _within(i.target, "bot.engine.steps")
-        and i.module != "bot.engine.diagnose"
+        and i.module != "bot.engine.diagnosis"
     ]
     assert not broken, "\n".join(broken)
 

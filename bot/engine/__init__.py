@@ -12,7 +12,7 @@ them are not.
 """
 
 from bot.engine.context import Endpoint, EndpointError, parse_endpoint
-from bot.engine.diagnose import diagnose
+from bot.engine.diagnosis import diagnose
 from bot.engine.inputs import MAX_FILE_BYTES, FileFormat, read_file
 from bot.engine.net.fix import FixLogon, FixResult, LogonError
 from bot.engine.options import OptionChanges, Options

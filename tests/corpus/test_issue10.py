@@ -56,7 +56,7 @@ def test_an_unexpected_error_while_reading_or_sorting_is_a_finding(monkeypatch: 
     def explode(*_args: object) -> object:
         raise RecursionError("simulated parser failure")
 
-    diagnose_module = importlib.import_module("bot.engine.diagnose")
+    diagnose_module = importlib.import_module("bot.engine.diagnosis")
     monkeypatch.setattr(diagnose_module, "read_file", explode)
     report = diagnose([("fix.itbit.pem", pki.client.bundle.read_bytes())])
     assert _finding(report, "files.unreadable")["status"] == "fail"
