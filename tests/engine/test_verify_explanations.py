@@ -64,3 +64,11 @@ def test_each_row_fills_its_templates(pki: Pki, error: tuple[int, int], code: st
         assert "Apart from the dates the certificate validates" in finding.message
     else:
         assert "valid_otherwise" not in evidence and finding.remediation is not None
+
+
+@pytest.mark.parametrize(("depth", "starts"), [(0, "The client certificate has expired."), (1, "The CA certificate at depth 1 has expired.")])
+def test_a_sentence_names_the_ca_in_capitals(pki: Pki, depth: int, starts: str) -> None:
+    cert = x509.load_pem_x509_certificate(pki.read("client/expired.crt"))
+    cas = x509.load_pem_x509_certificates(pki.read("client/ca.crt"))
+    finding = table.explain((10, depth, "certificate has expired"), cert, cas, NOW, ("host.crt", "ca.crt"), {})
+    assert finding.message.startswith(starts), finding.message

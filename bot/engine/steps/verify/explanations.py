@@ -195,8 +195,8 @@ def _fields(
             "cert_file": lambda: file_names[0],
             "ca_file": lambda: file_names[1],
             "where": lambda: where,
-            # str.capitalize (which also lowers "CA"): the wording as it has always been.
-            "Where": lambda: where.capitalize(),
+            # The sentence's first letter only ("The CA certificate", not "The ca certificate").
+            "Where": lambda: where[:1].upper() + where[1:],
             "said": lambda: f"OpenSSL error {number} at depth {depth}: {text}.",
             "issuer": lambda: certs.issuer_name(cert),
             "ca_subjects": lambda: ", ".join(repr(certs.subject_name(c)) for c in cas),
