@@ -1,10 +1,13 @@
-"""The guide's eight steps. Each is one module of the same shape:
+"""The guide's eight steps. Each is one module, or one package whose `__init__` re-exports
+the step (verify/, tls/, files/, stunnel/), of the same shape:
 
 - ``NUMBER``: the guide's step number;
 - ``TITLE``: what the step checks, in the guide's words;
 - ``run(ctx) -> list[Finding]``: the findings; the step's status is the worst of them.
 
 A step that lacks its input returns one ``skip`` finding that names the input.
+A step never imports another step: what one learns and another needs travels in the
+``Context`` (``tests/test_layout.py`` holds the rule). Wording steps share is in ``_common``.
 """
 
 from __future__ import annotations
