@@ -95,6 +95,8 @@ def with_changes(options: Options | None, changes: OptionChanges) -> Options:
     elif not isinstance(options, Options):
         raise TypeError(f"diagnose() takes its options as an Options value, not {type(options).__name__}")
     unknown = sorted(set(changes) - set(OPTION_NAMES))
+    if "options" in unknown:
+        raise TypeError("diagnose() takes the Options value as its second argument: diagnose(files, Options(...))")
     if unknown:
         raise TypeError(
             f"diagnose() got an unexpected keyword argument {', '.join(map(repr, unknown))}; "

@@ -89,3 +89,8 @@ def test_the_type_checker_rejects_a_keyword_that_is_not_an_option(tmp_path: Path
     assert status == 1
     assert [line.split(":")[1] for line in errors] == ["4", "5"], out
     assert 'Unexpected keyword argument "tiemout"' in errors[0]
+
+
+def test_options_by_keyword_says_where_it_goes() -> None:
+    with pytest.raises(TypeError, match=r"second argument: diagnose\(files, Options\(\.\.\.\)\)"):
+        diagnose([], options=Options(timeout=1.0))  # type: ignore[call-arg]
