@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.cli.test_diagnose_command import fixcheck
 from tests.pki import Pki, run_openssl
-from tests.test_cli import fixcheck
 
 
 def onboarding(pki: Pki, folder: Path) -> Path:

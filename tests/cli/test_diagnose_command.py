@@ -85,9 +85,9 @@ def test_no_color_respected(pki: Pki) -> None:
     # `script` gives the process a real terminal; NO_COLOR must still switch colour off.
     cmd = f"{sys.executable} -m bot.cli diagnose {pki.client.bundle}"
     with_tty = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=60,
-                              cwd=Path(__file__).resolve().parents[1], check=False)
+                              cwd=Path(__file__).resolve().parents[2], check=False)
     no_color = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, text=True, timeout=60,
-                              cwd=Path(__file__).resolve().parents[1], env={**os.environ, "NO_COLOR": "1"}, check=False)
+                              cwd=Path(__file__).resolve().parents[2], env={**os.environ, "NO_COLOR": "1"}, check=False)
     assert "\033[" in with_tty.stdout
     assert "\033[" not in no_color.stdout
 

@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.cli.test_diagnose_command import fixcheck
 from tests.pki import Pki
-from tests.test_cli import fixcheck
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_version_is_the_package_version() -> None:
