@@ -15,6 +15,7 @@ from bot.engine.steps.stunnel.cross_log import log_override
 # the other lines of the log.
 _CAUSES_OF_CONFIG_FAILED = frozenset(
     {
+        "pid_not_absolute",
         "file_not_found",
         "key_mismatch",
         "key_unreadable",
