@@ -25,6 +25,7 @@ from bot.engine.steps.stunnel import (
     PID_NO_FOLDER,
     PID_NOT_WRITABLE,
     StunnelConfigError,
+    choose_files,
     config_for_files,
     parse,
     referenced_paths,
@@ -164,13 +165,18 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"fixcheck: cannot read a file: {exc}", file=sys.stderr)
         return 2
-    options = {"accept_port": args.accept_port, "service": args.name, "output": args.log_file}
     try:
-        # First without the network: files that lack a part are said before any connection.
-        generated = config_for_files(files, endpoint, **options)
-        if not args.offline:
-            server_cert = server_certificate(files, endpoint, args.timeout)
-            generated = config_for_files(files, endpoint, server_cert=server_cert, server_cert_read=True, **options)
+        chosen = choose_files(files)  # files that lack a part are said before any connection
+        server_cert = None if args.offline else server_certificate(chosen, endpoint, args.timeout)
+        generated = config_for_files(
+            chosen,
+            endpoint,
+            accept_port=args.accept_port,
+            service=args.name,
+            output=args.log_file,
+            server_cert=server_cert,
+            server_cert_read=not args.offline,
+        )
     except StunnelConfigError as exc:
         print(f"fixcheck: {exc}", file=sys.stderr)
         return 1

@@ -15,7 +15,7 @@ import pytest
 from bot.engine import Status, diagnose
 from bot.engine.context import Endpoint
 from bot.engine.steps.stunnel.checks_log import check_log
-from bot.engine.steps.stunnel.generate import client_config, config_for_files
+from bot.engine.steps.stunnel.generate import choose_files, client_config, config_for_files
 from tests.stunnel.conftest import StunnelPki, read
 from tests.stunnel.helpers import LOCAL, EchoServer, StunnelRun, free_port, run_stunnel, stunnel_exe
 
@@ -100,7 +100,7 @@ def test_generated_config_works(stunnel_pki: StunnelPki, mtls_server: EchoServer
     c, s = stunnel_pki.client, stunnel_pki.server
     paths = [c.ca_key, c.ca_crt, c.host_key, c.host_csr, c.host_crt, c.bundle, s.ca_pem]
     generated = config_for_files(
-        [(str(p.resolve()), p.read_bytes()) for p in paths],
+        choose_files([(str(p.resolve()), p.read_bytes()) for p in paths]),
         Endpoint(LOCAL, mtls_server.port),
         accept_port=port,
     )

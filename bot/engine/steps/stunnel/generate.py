@@ -1,7 +1,7 @@
 """Write a known-good stunnel client configuration for the guide's files (guide step 7).
 
 `client_config()` is pure: it turns paths and an endpoint into configuration text.
-`config_for_files()` (pure too) decides which file is which by content (the engine's roles),
+`choose_files()` and `config_for_files()` (pure too) decide which file is which by content (the engine's roles),
 so a user can hand over a folder and get a file that stunnel accepts as it is. The front
 end reads the files (`fixcheck stunnel-config`, in `bot.cli.stunnel_config`).
 `checkHost`/`checkIP` is taken from the names in the server's certificate when the front
@@ -19,7 +19,7 @@ from cryptography import x509
 from bot.engine import net
 from bot.engine.context import Context, Endpoint
 from bot.engine.inputs import read_file
-from bot.engine.roles import Role, assign_roles
+from bot.engine.roles import Onboarding, Role, assign_roles
 from bot.engine.steps.stunnel.cross import check_line
 
 DEFAULT_ACCEPT_PORT = 1234
@@ -92,19 +92,22 @@ def client_config(
     return "\n".join(lines)
 
 
-def server_certificate(files: Sequence[tuple[str, bytes]], endpoint: Endpoint, timeout: float) -> x509.Certificate | None:
-    """The server certificate `endpoint` presents, from one mTLS handshake with the files' client
-    certificate (step 4's probe, bounded by `timeout`); None if none came. The generator's one
-    network call, kept apart so that `config_for_files()` stays pure."""
-    ob = assign_roles([read_file(name, data) for name, data in files])
-    probe = net.probe(Context(ob, endpoint=endpoint, timeout=timeout))
-    if probe is None or probe.tls is None or not probe.tls.server_chain:
-        return None
-    return probe.tls.server_chain[0]
+@dataclass(frozen=True)
+class ChosenFiles:
+    """The files a client configuration names, picked by content from the ones given."""
+
+    cert: str  # the client certificate (and its key, when `key` is None)
+    key: str | None
+    cafile: str  # the exchange's server CA
+    onboarding: Onboarding  # all the files, sorted into roles (for the handshake)
+    notes: tuple[str, ...] = ()
 
 
-def _files_by_role(files: Sequence[tuple[str, bytes]]) -> tuple[str, str | None, str, list[str]]:
-    """`(cert, key or None when cert holds it, cafile, notes)` among `files`; `StunnelConfigError` if one lacks."""
+def choose_files(files: Sequence[tuple[str, bytes]]) -> ChosenFiles:
+    """Read `files` (`(path, bytes)` pairs) once and pick the certificate, key and server CA.
+
+    Raises `StunnelConfigError`, saying what is missing, before anything touches the network.
+    """
     inputs = []
     seen: set[str] = set()
     for name, data in files:
@@ -130,7 +133,17 @@ def _files_by_role(files: Sequence[tuple[str, bytes]]) -> tuple[str, str | None,
     notes = []
     if ob.roles.get(ob.client_cert_file) is not Role.CLIENT_BUNDLE and key is not None:
         notes.append(f"certificate and key are separate files: cert = {cert}, key = {key}")
-    return cert, key, ob.server_ca_file, notes
+    return ChosenFiles(cert, key, ob.server_ca_file, ob, tuple(notes))
+
+
+def server_certificate(chosen: ChosenFiles, endpoint: Endpoint, timeout: float) -> x509.Certificate | None:
+    """The server certificate `endpoint` presents, from one mTLS handshake with the chosen client
+    certificate (step 4's probe, bounded by `timeout`); None if none came. The generator's one
+    network call, kept apart so that `config_for_files()` stays pure."""
+    probe = net.probe(Context(chosen.onboarding, endpoint=endpoint, timeout=timeout))
+    if probe is None or probe.tls is None or not probe.tls.server_chain:
+        return None
+    return probe.tls.server_chain[0]
 
 
 @dataclass
@@ -144,7 +157,7 @@ class GeneratedConfig:
 
 
 def config_for_files(
-    files: Sequence[tuple[str, bytes]],
+    chosen: ChosenFiles,
     endpoint: Endpoint,
     *,
     accept_port: int = DEFAULT_ACCEPT_PORT,
@@ -153,17 +166,14 @@ def config_for_files(
     server_cert: x509.Certificate | None = None,
     server_cert_read: bool = False,
 ) -> GeneratedConfig:
-    """Find the client certificate/key and the server CA among `files`, write the configuration.
+    """The configuration for the files `choose_files()` picked.
 
-    `files` are `(path, bytes)` pairs; the configuration names each file by its path as given,
-    so give absolute paths. `server_cert_read` says the front end tried to read the server's
+    The configuration names each file by its path as given to `choose_files()`, so give
+    absolute paths. `server_cert_read` says the front end tried to read the server's
     certificate (`server_certificate()`); `server_cert` is what it got, used to check the
     name it holds (`check_line()`).
-
-    Raises `StunnelConfigError` when the files lack a client certificate, its key or the
-    exchange's server CA.
     """
-    cert, key, cafile, notes = _files_by_role(files)
+    cert, key, cafile, notes = chosen.cert, chosen.key, chosen.cafile, list(chosen.notes)
     check = check_line(endpoint.host, server_cert, str(endpoint))
     if server_cert_read and server_cert is None:
         notes.append(f"could not read the server's certificate from {endpoint}: {check[1]}")
